@@ -1,0 +1,59 @@
+import path from 'node:path';
+import pino from 'pino';
+import { ConfigError, loadServerConfig } from './config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
+import { startServer } from './app';
+import { BuiltinAgent } from './builtin-agent/builtin-agent';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadServerConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kraken-server: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, base: { service: 'server' } });
+
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.dbUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(config.dataDir, log.child({ feature: 'postgres' }));
+    databaseUrl = embedded.url;
+  }
+  const server = await startServer({ config, databaseUrl, log });
+
+  let builtin: BuiltinAgent | undefined;
+  if (config.builtinAgent) {
+    builtin = new BuiltinAgent({
+      serverUrl: server.url,
+      dataDir: path.join(config.dataDir, 'builtin-agent'),
+      token: async () => (await server.settings.get(true)).enrollment_token,
+      log: log.child({ feature: 'builtin-agent' }),
+    });
+    await builtin.start();
+  }
+  const publicUrl = `http://localhost:${new URL(server.url).port}`;
+  log.info(`Kraken is up: open ${publicUrl} and log in as 'admin' (password from KRAKEN_ADMIN_PASSWORD, or the one printed at the first start)`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await builtin?.stop();
+    await server.close();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`kraken-server: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

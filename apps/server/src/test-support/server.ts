@@ -1,0 +1,34 @@
+import pino from 'pino';
+import { startServer, type KrakenServer } from '../app';
+import { loadServerConfig } from '../config';
+import { createTestDatabase } from './database';
+
+export const TEST_ADMIN_PASSWORD = 'test-admin-password';
+
+export interface TestServer extends KrakenServer {
+  databaseUrl: string;
+  /** Closes the server; `dropDatabase` also drops its database. */
+  stop(opts?: { dropDatabase?: boolean }): Promise<void>;
+}
+
+/** A real server on 127.0.0.1 with a random port, on its own fresh database (or a given one). */
+export async function startTestServer(opts: { databaseUrl?: string; port?: number; heartbeatMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
+  const db = opts.databaseUrl ? { url: opts.databaseUrl, drop: async () => undefined } : await createTestDatabase();
+  const config = loadServerConfig({
+    KRAKEN_SERVER_PORT: String(opts.port ?? 0),
+    KRAKEN_SERVER_HOST: '127.0.0.1',
+    KRAKEN_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    KRAKEN_BUILTIN_AGENT: '0',
+    ...opts.env,
+  });
+  const log = pino({ level: process.env.KRAKEN_TEST_LOG_LEVEL ?? 'silent' });
+  const server = await startServer({ config, databaseUrl: db.url, log, heartbeatMs: opts.heartbeatMs ?? 1000 });
+  return {
+    ...server,
+    databaseUrl: db.url,
+    async stop({ dropDatabase = true } = {}) {
+      await server.close();
+      if (dropDatabase) await db.drop();
+    },
+  };
+}

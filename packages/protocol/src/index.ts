@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './host-info';
+export * from './agent-messages';
+export * from './api';
