@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { hostInfoSchema } from './host-info';
+import { assignedJobSchema, stepResultSchema, completionStatusSchema } from './jobs';
 
 /**
  * Messages on the agent WebSocket. Every frame is one JSON object with a `type`.
@@ -25,7 +26,34 @@ export const helloMessageSchema = z.object({
   runningJobs: z.array(z.number().int().positive()).default([]),
 });
 
-export const agentToServerMessageSchema = z.discriminatedUnion('type', [helloMessageSchema]);
+const jobId = z.number().int().positive();
+
+/** The agent took the job and is setting it up (work dir, container). */
+export const jobStartedMessageSchema = z.object({ type: z.literal('job-started'), jobId });
+export const stepStartedMessageSchema = z.object({ type: z.literal('step-started'), jobId, index: z.number().int().min(0) });
+export const stepFinishedMessageSchema = z.object({
+  type: z.literal('step-finished'),
+  jobId,
+  index: z.number().int().min(0),
+  result: stepResultSchema,
+});
+export const jobFinishedMessageSchema = z.object({
+  type: z.literal('job-finished'),
+  jobId,
+  status: completionStatusSchema.extract(['ok', 'failed', 'error', 'cancelled', 'timeout']),
+  message: z.string().max(10_000).optional(),
+});
+/** Graceful stop: the agent takes no new jobs from now on. */
+export const stoppingMessageSchema = z.object({ type: z.literal('stopping') });
+
+export const agentToServerMessageSchema = z.discriminatedUnion('type', [
+  helloMessageSchema,
+  jobStartedMessageSchema,
+  stepStartedMessageSchema,
+  stepFinishedMessageSchema,
+  jobFinishedMessageSchema,
+  stoppingMessageSchema,
+]);
 export type AgentToServerMessage = z.infer<typeof agentToServerMessageSchema>;
 export type HelloMessage = z.infer<typeof helloMessageSchema>;
 
@@ -60,11 +88,23 @@ export const errorMessageSchema = z.object({
   message: z.string(),
 });
 
+export const jobAssignMessageSchema = z.object({ type: z.literal('job-assign'), job: assignedJobSchema });
+/** Stop and drop a job: cancelled by a user, timed out, or already moved to another agent. */
+export const jobCancelMessageSchema = z.object({
+  type: z.literal('job-cancel'),
+  jobId: z.number().int().positive(),
+  reason: z.enum(['cancelled', 'timeout', 'moved', 'unknown']),
+});
+
 export const serverToAgentMessageSchema = z.discriminatedUnion('type', [
   welcomeMessageSchema,
   statusMessageSchema,
   errorMessageSchema,
+  jobAssignMessageSchema,
+  jobCancelMessageSchema,
 ]);
+export type JobAssignMessage = z.infer<typeof jobAssignMessageSchema>;
+export type JobCancelMessage = z.infer<typeof jobCancelMessageSchema>;
 export type ServerToAgentMessage = z.infer<typeof serverToAgentMessageSchema>;
 export type WelcomeMessage = z.infer<typeof welcomeMessageSchema>;
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;

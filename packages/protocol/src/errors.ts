@@ -15,8 +15,25 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
+/** zod's message for a missing field reads "Invalid input: expected string, received undefined". */
+function friendlyMessage(message: string): string {
+  if (/received undefined$/.test(message)) return 'required';
+  return message.replace(/^Invalid input: /, '');
+}
+
 export function issuesOf(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  const out: FieldIssue[] = [];
+  for (const issue of error.issues) {
+    // A union whose every branch failed: report the branch issues rather than "invalid input".
+    if (issue.code === 'invalid_union' && 'errors' in issue && Array.isArray(issue.errors) && issue.errors.length === 1) {
+      for (const sub of issue.errors[0] as z.core.$ZodIssue[]) {
+        out.push({ path: formatPath([...issue.path, ...sub.path]), message: friendlyMessage(sub.message) });
+      }
+      continue;
+    }
+    out.push({ path: formatPath(issue.path), message: friendlyMessage(issue.message) });
+  }
+  return out;
 }
 
 /** A one-line summary such as `name: required; groups[0]: expected number`. */
