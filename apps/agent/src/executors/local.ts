@@ -39,7 +39,18 @@ interface JobContext {
  * group is killed (SIGTERM, `killGraceMs`, SIGKILL) — background processes left behind by a
  * command that exited are killed too, so nothing of a step outlives it (a process that wants
  * to survive must leave the group on purpose, e.g. with `setsid`). `run()` resolves only once
- * the group is gone and the output is drained.
+ * the group is gone and the output is drained (bounded: if something survives SIGKILL for 5 s,
+ * or a process that left the group keeps the pipes open for `drainMs`, it resolves anyway and
+ * says so in the message).
+ *
+ * - cwd: `cmd.cwd` relative to the job dir (an absolute path is accepted only inside it); one that
+ *   leaves the job dir (also through a symlink), does not exist or is not a directory is an
+ *   `error` outcome and nothing runs.
+ * - env: the agent's environment (minus KRAKEN_AGENT_TOKEN) + KRAKEN_JOB_ID, KRAKEN_RUN_ID,
+ *   KRAKEN_JOB_NAME, KRAKEN_JOB_DIR, KRAKEN_EXECUTOR=local + `cmd.env` (which wins).
+ * - timeout: the smaller of `opts.timeoutMs` and `cmd.timeoutMs` → status `timeout`; an aborted
+ *   `opts.signal` → `cancelled`; both report the leader's exit code (null when a signal killed it).
+ * - a normal end → `exited` with the code, or exitCode null and "killed by signal SIGx".
  */
 export class LocalExecutor implements Executor {
   readonly kind = 'local' as const;
