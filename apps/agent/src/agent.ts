@@ -4,6 +4,7 @@ import type { AgentConfig } from './config';
 import { ServerConnection } from './connection/server-connection';
 import { collectHostInfo } from './host/host-info';
 import { loadOrCreateIdentity } from './identity/identity';
+import { LogShipper, shipPinoLogs } from './logs/shipper';
 
 /** The running agent: its identity, its connection and (later) its jobs. */
 export class Agent {
@@ -13,6 +14,8 @@ export class Agent {
   authorized = false;
   disabled = false;
   welcome?: WelcomeMessage;
+  /** Ships step output and this agent's own log records to the log intake (docs/logs.md). */
+  readonly logShipper: LogShipper;
 
   constructor(
     readonly config: AgentConfig,
@@ -20,6 +23,9 @@ export class Agent {
   ) {
     const identity = loadOrCreateIdentity(config.dataDir);
     this.secret = identity.secret;
+    // Queued until the welcome names the intake (KRAKEN_CLICKHOUSE_ADDR overrides the server's).
+    this.logShipper = new LogShipper({ address: config.clickhouseAddr, serverUrl: config.serverUrl, log, autoStart: false });
+    shipPinoLogs(log, this.logShipper);
     if (identity.created) log.info({ dataDir: config.dataDir }, 'generated a new agent identity');
     this.connection = new ServerConnection({ serverUrl: config.serverUrl, hello: () => this.hello(), log, bindAddr: config.bindAddr });
     this.connection.on('message', (msg) => this.onMessage(msg));
@@ -41,6 +47,9 @@ export class Agent {
       case 'welcome':
         this.welcome = msg;
         this.agentId = msg.agentId;
+        this.logShipper.setContext({ agent: msg.agentId });
+        this.logShipper.setAddress(this.config.clickhouseAddr || msg.config.clickhouseAddr);
+        this.logShipper.start();
         this.log.info(
           { agentId: msg.agentId, serverVersion: msg.serverVersion },
           msg.authorized ? 'connected to server; authorized' : 'connected to server; waiting for an administrator to authorize this agent',
@@ -65,5 +74,6 @@ export class Agent {
 
   async stop(): Promise<void> {
     await this.connection.stop();
+    await this.logShipper.close(2_000);
   }
 }

@@ -16,7 +16,9 @@ import { registerGroupsRoutes } from './groups/groups-routes';
 import { AgentsService } from './agents/agents-service';
 import { registerAgentsRoutes } from './agents/agents-routes';
 import { AgentGateway } from './agents/gateway';
+import { ServerLogs } from './logs/logs';
 import { SERVER_VERSION } from './version';
+import { registerUi } from './ui/ui-routes';
 
 export interface KrakenServer {
   app: FastifyInstance;
@@ -67,6 +69,8 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
   registerSettingsRoutes(app, settings);
   registerGroupsRoutes(app, groups);
   registerAgentsRoutes(app, agents);
+  // Job logs: the log intake (HTTP + UDP), the reading API and the live tail (docs/logs.md).
+  const logs = await ServerLogs.start(app, { config, settings, log: log.child({ feature: 'logs' }) });
 
   const gateway = new AgentGateway({
     agents,
@@ -78,6 +82,7 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
     minioAddr: config.minioAddr,
   });
   await app.register(async (scope) => gateway.register(scope));
+  await registerUi(app);
 
   bus.on('event', (ev) => {
     if (ev.kind === 'agent-status') gateway.refreshStatus(ev.agentId).catch((err) => log.error({ err }, 'agent status refresh failed'));
@@ -103,6 +108,7 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
       closed = true;
       await gateway.close();
       await app.close();
+      await logs.close();
       await bus.stop();
       await db.$disconnect();
     },

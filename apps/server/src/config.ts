@@ -20,6 +20,10 @@ export const serverEnvSchema = z.object({
   /** Address handed to agents for the log intake; defaults to this server's own intake. */
   KRAKEN_CLICKHOUSE_ADDR: z.string().optional(),
   KRAKEN_MINIO_ADDR: z.string().optional(),
+  /** A ClickHouse server for the logs (HTTP URL); without it, embedded ClickHouse in <data dir>/clickhouse. */
+  KRAKEN_CLICKHOUSE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** UDP port of the log intake for upstream-style datagrams (0: a random port). */
+  KRAKEN_CLICKHOUSE_PORT: z.coerce.number().int().min(0).max(65535).default(9001),
   KRAKEN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
@@ -33,6 +37,8 @@ export interface ServerConfig {
   builtinAgent: boolean;
   clickhouseAddr?: string;
   minioAddr?: string;
+  clickhouseUrl?: string;
+  clickhousePort: number;
   logLevel: ServerEnv['KRAKEN_LOG_LEVEL'];
 }
 
@@ -52,6 +58,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     builtinAgent: e.KRAKEN_BUILTIN_AGENT,
     clickhouseAddr: e.KRAKEN_CLICKHOUSE_ADDR,
     minioAddr: e.KRAKEN_MINIO_ADDR,
+    clickhouseUrl: e.KRAKEN_CLICKHOUSE_URL,
+    clickhousePort: e.KRAKEN_CLICKHOUSE_PORT,
     logLevel: e.KRAKEN_LOG_LEVEL,
   };
 }

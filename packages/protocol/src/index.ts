@@ -4,3 +4,4 @@ export * from './agent-messages';
 export * from './api';
 export * from './workflow';
 export * from './jobs';
+export * from './logs';
