@@ -44,16 +44,18 @@ export class LogIntakeService {
     const intake = new LogIntake({ store, log: opts.log, maxBufferRows: opts.maxBufferRows, batchRows: opts.batchRows, batchAgeMs: opts.batchAgeMs });
     const svc = new LogIntakeService(store, intake, opts.log);
     await registerIntakeRoutes(app, intake);
-    if (opts.udpPort !== null) {
-      try {
-        svc.udp = await listenUdp(intake, opts.udpPort, opts.udpHost, opts.log);
-        opts.log.info({ port: svc.udp.port }, 'log intake listening for UDP datagrams');
-      } catch (err) {
-        // A busy port must not stop the server: the reliable HTTP intake still works.
-        opts.log.error({ err, port: opts.udpPort }, 'log intake: cannot listen on the UDP port; upstream-style datagrams are not accepted');
-      }
-    }
+    if (opts.udpPort !== null) await svc.listenUdp(opts.udpPort, opts.udpHost);
     return svc;
+  }
+
+  /** Listens for upstream datagrams. A busy port is logged, not thrown: the HTTP intake still works. */
+  async listenUdp(port: number, host: string): Promise<void> {
+    try {
+      this.udp = await listenUdp(this.intake, port, host, this.log);
+      this.log.info({ port: this.udp.port }, 'log intake listening for UDP datagrams');
+    } catch (err) {
+      this.log.error({ err, port }, 'log intake: cannot listen on the UDP port; upstream-style datagrams are not accepted');
+    }
   }
 
   /** The UDP port (undefined when not listening). */
