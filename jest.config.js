@@ -15,5 +15,6 @@ module.exports = {
     { ...common, displayName: 'protocol', rootDir: 'packages/protocol', testMatch: ['<rootDir>/src/**/*.test.ts'] },
     { ...common, displayName: 'agent', rootDir: 'apps/agent', testMatch: ['<rootDir>/src/**/*.test.ts'] },
     { ...common, displayName: 'server', rootDir: 'apps/server', testMatch: ['<rootDir>/src/**/*.test.ts'] },
+    { ...common, displayName: 'ui-e2e', rootDir: 'apps/ui', testMatch: ['<rootDir>/e2e/**/*.test.ts'] },
   ],
 };

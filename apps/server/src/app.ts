@@ -19,6 +19,7 @@ import { AgentGateway } from './agents/gateway';
 import { ServerLogs } from './logs/logs';
 import { SERVER_VERSION } from './version';
 import { registerUi } from './ui/ui-routes';
+import { registerUi } from './ui/ui-routes';
 
 export interface KrakenServer {
   app: FastifyInstance;
@@ -82,6 +83,7 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
     minioAddr: config.minioAddr,
   });
   await app.register(async (scope) => gateway.register(scope));
+  await registerUi(app);
   await registerUi(app);
 
   bus.on('event', (ev) => {

@@ -1,0 +1,95 @@
+import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
+import { RouterLink } from '@angular/router';
+import { MatButtonModule } from '@angular/material/button';
+import { MatIconModule } from '@angular/material/icon';
+import { MatCardModule } from '@angular/material/card';
+import { ApiService } from '../api/api.service';
+import { NotifyService } from '../core/notify.service';
+import { errorMessage } from '../core/errors';
+
+/** The address agents use to reach this server: the configured server URL, else this page's origin. */
+export function serverAddress(serverUrl: string | undefined, origin: string): string {
+  return (serverUrl?.trim() || origin).replace(/\/+$/, '');
+}
+
+/** The agent's container image (see docker-compose.yaml). */
+export const AGENT_IMAGE = 'kraken/agent';
+
+export function installCommands(server: string): { curl: string; wget: string; docker: string } {
+  const script = `${server}/install/kraken-agent-install.sh`;
+  return {
+    curl: `curl -fsSL ${script} | sudo bash`,
+    wget: `wget -qO- ${script} | sudo bash`,
+    docker: `docker run -d --name kraken-agent --restart unless-stopped -e KRAKEN_SERVER_ADDR=${server} -v /var/run/docker.sock:/var/run/docker.sock -v kraken-agent-data:/data ${AGENT_IMAGE}`,
+  };
+}
+
+@Component({
+  selector: 'kk-download-page',
+  changeDetection: ChangeDetectionStrategy.OnPush,
+  imports: [RouterLink, MatButtonModule, MatIconModule, MatCardModule],
+  template: `
+    <div class="page">
+      <h1>Download the agent</h1>
+      @if (error(); as e) {
+        <div class="banner-error" role="alert">{{ e }} Showing this page's address instead.</div>
+      }
+      <p>
+        Agents connect to <code>{{ server() }}</code>
+        @if (!configured()) {
+          (this page's address; set the <a routerLink="/settings">server URL</a> if agents reach the server by another address)
+        } @else {
+          (the server URL from <a routerLink="/settings">Settings</a>)
+        }. A new agent appears on the <a routerLink="/discovered">Discovered</a> page until you authorize it.
+      </p>
+      <div class="grid-2">
+        <mat-card appearance="outlined">
+          <mat-card-header><mat-card-title><h2>For Linux</h2></mat-card-title></mat-card-header>
+          <mat-card-content>
+            <p>Install the agent as a service with the <a [href]="script()">install script</a>:</p>
+            <div class="cmd"><pre aria-label="curl install command">{{ cmds().curl }}</pre><button mat-icon-button type="button" (click)="copy(cmds().curl)" aria-label="Copy curl command"><mat-icon aria-hidden="true">content_copy</mat-icon></button></div>
+            <p>or with wget:</p>
+            <div class="cmd"><pre aria-label="wget install command">{{ cmds().wget }}</pre><button mat-icon-button type="button" (click)="copy(cmds().wget)" aria-label="Copy wget command"><mat-icon aria-hidden="true">content_copy</mat-icon></button></div>
+          </mat-card-content>
+        </mat-card>
+        <mat-card appearance="outlined">
+          <mat-card-header><mat-card-title><h2>In a container</h2></mat-card-title></mat-card-header>
+          <mat-card-content>
+            <p>Run the agent in Docker (it runs docker jobs through the host's socket):</p>
+            <div class="cmd"><pre aria-label="docker run command">{{ cmds().docker }}</pre><button mat-icon-button type="button" (click)="copy(cmds().docker)" aria-label="Copy docker command"><mat-icon aria-hidden="true">content_copy</mat-icon></button></div>
+          </mat-card-content>
+        </mat-card>
+      </div>
+    </div>
+  `,
+  styles: `
+    .cmd { display: flex; align-items: flex-start; gap: 4px; background: var(--mat-sys-surface-container); border-radius: 6px; padding: 4px 4px 4px 12px; }
+    .cmd pre { flex: 1; white-space: pre-wrap; word-break: break-all; margin: 8px 0; }
+  `,
+})
+export class DownloadPage {
+  private readonly api = inject(ApiService);
+  private readonly notify = inject(NotifyService);
+  private readonly serverUrl = signal<string>('');
+  protected readonly error = signal<string | null>(null);
+  protected readonly configured = computed(() => !!this.serverUrl().trim());
+  protected readonly server = computed(() => serverAddress(this.serverUrl(), window.location.origin));
+  protected readonly cmds = computed(() => installCommands(this.server()));
+  protected readonly script = computed(() => `${this.server()}/install/kraken-agent-install.sh`);
+
+  constructor() {
+    this.api.settings().then(
+      (s) => this.serverUrl.set(s.server_url),
+      (err) => this.error.set(errorMessage(err, 'Loading the server URL')),
+    );
+  }
+
+  async copy(text: string): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(text);
+      this.notify.info('Copied to the clipboard');
+    } catch (err) {
+      this.notify.error(err, 'Copying (select the text and copy it by hand)');
+    }
+  }
+}

@@ -1,0 +1,160 @@
+import { ChangeDetectionStrategy, Component, DestroyRef, ElementRef, computed, effect, inject, input, signal, untracked, viewChild } from '@angular/core';
+import { HttpErrorResponse } from '@angular/common/http';
+import { MatButtonModule } from '@angular/material/button';
+import { MatSelectModule } from '@angular/material/select';
+import { MatFormFieldModule } from '@angular/material/form-field';
+import type { LogLine, LogPage, LogQuery } from '../api/logs';
+import { errorMessage } from '../core/errors';
+
+export type LogSource = (q: LogQuery) => Promise<LogPage>;
+
+const PAGE = 1000;
+const MAX_LINES = 20_000;
+const lineKey = (l: LogLine) => `${l.time}|${l.seq}|${l.step ?? ''}|${l.service ?? ''}`;
+
+/**
+ * Shows log lines from a cursor-paged source. While `live` is true it keeps asking for lines
+ * after the last cursor every `pollMs`, so a running job's output appears as it comes.
+ */
+@Component({
+  selector: 'kk-log-view',
+  changeDetection: ChangeDetectionStrategy.OnPush,
+  imports: [MatButtonModule, MatSelectModule, MatFormFieldModule],
+  template: `
+    <div class="head">
+      <mat-form-field subscriptSizing="dynamic" class="level">
+        <mat-label>Level</mat-label>
+        <mat-select [value]="level()" (valueChange)="setLevel($event)">
+          <mat-option value="">all</mat-option>
+          <mat-option value="info">info and above</mat-option>
+          <mat-option value="warn">warnings and errors</mat-option>
+          <mat-option value="error">errors</mat-option>
+        </mat-select>
+      </mat-form-field>
+      <span class="muted" aria-live="polite">{{ shown().length }} lines{{ live() ? ' · live' : '' }}</span>
+      <span class="spacer"></span>
+      <button mat-button type="button" (click)="reload()">Reload</button>
+    </div>
+    @if (error(); as e) {
+      <div class="banner-error" role="alert">{{ e }}</div>
+    }
+    <pre #box class="log" tabindex="0" [attr.aria-label]="label()" role="log">@for (l of shown(); track $index) {<span class="line lvl-{{ l.level }}"><span class="t">{{ l.time.slice(11, 23) }}</span> @if (l.step !== null && l.step !== undefined) {<span class="s">[{{ l.step }}]</span> }{{ l.message }}
+</span>} @empty {<span class="muted">{{ loading() ? 'loading…' : emptyText() }}</span>}</pre>
+  `,
+  styles: `
+    .head { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; margin-bottom: 4px; }
+    .level { width: 190px; }
+    .spacer { flex: 1; }
+    .log { background: #1e1e1e; color: #e0e0e0; padding: 8px 12px; border-radius: 6px; max-height: 480px; overflow: auto; margin: 0; white-space: pre-wrap; word-break: break-all; }
+    .log .muted { color: #aaa; }
+    .t { color: #8a8a8a; }
+    .s { color: #7fb3ff; }
+    .lvl-error, .lvl-critical { color: #ff8a80; }
+    .lvl-warn { color: #ffd180; }
+  `,
+})
+export class LogView {
+  readonly source = input.required<LogSource>();
+  readonly live = input(false);
+  readonly pollMs = input(2000);
+  readonly label = input('Log');
+  readonly emptyText = input('no log lines yet');
+
+  protected readonly lines = signal<LogLine[]>([]);
+  protected readonly error = signal<string | null>(null);
+  protected readonly loading = signal(true);
+  protected readonly level = signal('');
+  protected readonly shown = computed(() => this.lines());
+  private readonly box = viewChild<ElementRef<HTMLElement>>('box');
+
+  private keys = new Set<string>();
+  /** Cursor of the last page fetched; the next poll asks again from it and drops what it has seen. */
+  private cursor: string | null = null;
+  private timer?: ReturnType<typeof setTimeout>;
+  private generation = 0;
+  private destroyed = false;
+
+  constructor() {
+    inject(DestroyRef).onDestroy(() => {
+      this.destroyed = true;
+      clearTimeout(this.timer);
+    });
+    // (Re)start when the source changes; one more fetch when live turns off, to get the last lines.
+    effect(() => {
+      this.source();
+      untracked(() => this.reload());
+    });
+    effect(() => {
+      const live = this.live();
+      untracked(() => {
+        if (live) this.schedule();
+        else void this.fetchNew(this.generation);
+      });
+    });
+  }
+
+  setLevel(level: string): void {
+    this.level.set(level);
+    this.reload();
+  }
+
+  reload(): void {
+    this.generation++;
+    this.keys = new Set();
+    this.cursor = null;
+    this.lines.set([]);
+    this.loading.set(true);
+    void this.fetchNew(this.generation).then(() => this.schedule());
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.destroyed || !this.live()) return;
+    const gen = this.generation;
+    this.timer = setTimeout(async () => {
+      await this.fetchNew(gen);
+      if (gen === this.generation) this.schedule();
+    }, this.pollMs());
+  }
+
+  /** Reads pages from the last cursor until the source has no more. */
+  private async fetchNew(gen: number): Promise<void> {
+    try {
+      for (let i = 0; i < 50; i++) {
+        const q: LogQuery = { limit: PAGE };
+        if (this.cursor) q.cursor = this.cursor;
+        if (this.level()) q.level = this.level();
+        const page = await this.source()(q);
+        if (gen !== this.generation) return;
+        this.add(page.items);
+        if (!page.next) break;
+        this.cursor = page.next;
+      }
+      this.error.set(null);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      this.error.set(
+        err instanceof HttpErrorResponse && err.status === 404 && !this.lines().length ? 'Logs are not available from this server (yet).' : errorMessage(err, 'Loading the log'),
+      );
+    } finally {
+      if (gen === this.generation) this.loading.set(false);
+    }
+  }
+
+  private add(items: LogLine[]): void {
+    const fresh = items.filter((l) => {
+      const k = lineKey(l);
+      if (this.keys.has(k)) return false;
+      this.keys.add(k);
+      return true;
+    });
+    if (!fresh.length) return;
+    const el = this.box()?.nativeElement;
+    const atBottom = !el || el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    this.lines.update((old) => {
+      const all = old.concat(fresh);
+      return all.length > MAX_LINES ? all.slice(all.length - MAX_LINES) : all;
+    });
+    if (atBottom && el) setTimeout(() => (el.scrollTop = el.scrollHeight));
+  }
+}
