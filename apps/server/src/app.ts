@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import type { Logger } from 'pino';
@@ -18,7 +18,6 @@ import { registerAgentsRoutes } from './agents/agents-routes';
 import { AgentGateway } from './agents/gateway';
 import { ServerLogs } from './logs/logs';
 import { SERVER_VERSION } from './version';
-import { registerUi } from './ui/ui-routes';
 import { registerUi } from './ui/ui-routes';
 
 export interface KrakenServer {
@@ -57,7 +56,11 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
   await ensureAdminUser(db, log, config.adminPassword);
   const agents = new AgentsService(db, groups, bus);
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+  });
   registerErrorHandler(app);
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
@@ -83,7 +86,6 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
     minioAddr: config.minioAddr,
   });
   await app.register(async (scope) => gateway.register(scope));
-  await registerUi(app);
   await registerUi(app);
 
   bus.on('event', (ev) => {

@@ -90,6 +90,12 @@ export class AgentsService {
     await this.db.agent.updateMany({ where: { id: agentId, serverId }, data: { connected: false, lastSeen: new Date() } });
   }
 
+  /** Marks several agents offline at once (a server shutting down); agents now held by another server are left alone. */
+  async markManyDisconnected(agentIds: number[], serverId: string): Promise<void> {
+    if (!agentIds.length) return;
+    await this.db.agent.updateMany({ where: { id: { in: agentIds }, serverId }, data: { connected: false, lastSeen: new Date() } });
+  }
+
   /** Refreshes last-seen of every agent this server holds, and marks agents of dead servers offline. */
   async heartbeat(serverId: string, connectedIds: number[]): Promise<void> {
     const now = new Date();

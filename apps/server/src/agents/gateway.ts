@@ -17,6 +17,12 @@ import type { AgentsService } from './agents-service';
 import { SERVER_VERSION } from '../version';
 
 export const HELLO_TIMEOUT_MS = 10_000;
+/**
+ * Hellos recorded at once (each is a database transaction). More wait in a cheap queue: after a
+ * server restart every agent reconnects within seconds, and thousands of hellos queued inside the
+ * database client cost ~50 kB each (measured by `npm run bench -- agents --concurrency 2000`).
+ */
+export const MAX_CONCURRENT_HELLOS = 8;
 
 /** WebSocket close codes of the gateway (4000–4999 are free for applications). */
 export const CloseCode = {
@@ -48,6 +54,9 @@ export interface GatewayOptions {
   minioAddr?: string;
 }
 
+/** A hello whose connection closed (or the server began shutting down) before it was recorded. */
+class HelloAbandoned extends Error {}
+
 export function normalizeAddress(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
@@ -63,6 +72,11 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private pingTimer?: NodeJS.Timeout;
   private seenTimer?: NodeJS.Timeout;
+  private closing = false;
+  /** Database work started by the gateway; close() waits for it before the database goes away. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  private hellosRunning = 0;
+  private readonly helloQueue: (() => void)[] = [];
   jobMessageHandler: JobMessageHandler = async (conn, msg) => {
     this.sendError(conn.socket, 'bad-message', `message type '${msg.type}' is not handled by this server`);
   };
@@ -75,7 +89,7 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
     app.get(AGENT_WS_PATH, { websocket: true }, (socket: WebSocket, req: FastifyRequest) => this.accept(socket, req));
     this.pingTimer = setInterval(() => this.pingAll(), this.o.heartbeatMs);
     this.seenTimer = setInterval(() => {
-      this.o.agents.heartbeat(this.o.serverId, [...this.connections.keys()]).catch((err) => this.o.log.error({ err }, 'agent heartbeat update failed'));
+      this.track(this.o.agents.heartbeat(this.o.serverId, [...this.connections.keys()])).catch((err) => this.o.log.error({ err }, 'agent heartbeat update failed'));
     }, Math.min(10_000, this.o.heartbeatMs));
   }
 
@@ -100,13 +114,42 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
     if (changed && authorized) this.emit('ready', conn);
   }
 
+  /**
+   * Closes every agent connection and marks the agents offline in one update. Resolves only when
+   * no database work of the gateway is running any more: disconnecting the database client with
+   * queries in flight hangs it (a SIGTERM with 2,000 agents connected never finished).
+   */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.pingTimer);
     clearInterval(this.seenTimer);
     for (const s of this.pending) s.terminate();
     const conns = [...this.connections.values()];
     for (const c of conns) c.socket.close(CloseCode.shuttingDown, 'server shutting down');
-    await Promise.all(conns.map((c) => this.o.agents.markDisconnected(c.agentId, this.o.serverId).catch(() => undefined)));
+    this.helloQueue.splice(0).forEach((start) => start());
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    if (conns.length) {
+      await this.o.agents.markManyDisconnected(conns.map((c) => c.agentId), this.o.serverId).catch((err) => this.o.log.error({ err }, 'marking agents offline failed'));
+    }
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Runs `fn` when fewer than MAX_CONCURRENT_HELLOS hellos are being recorded. */
+  private async helloSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.hellosRunning >= MAX_CONCURRENT_HELLOS) await new Promise<void>((start) => this.helloQueue.push(start));
+    this.hellosRunning++;
+    try {
+      return await fn();
+    } finally {
+      this.hellosRunning--;
+      this.helloQueue.shift()?.();
+    }
   }
 
   private pingAll(): void {
@@ -148,12 +191,13 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
       if (msg.type === 'hello') {
         if (conn || helloInFlight) return this.sendError(socket, 'bad-message', 'hello was already received on this connection');
         helloInFlight = true;
-        this.onHello(socket, msg, address, log)
+        this.track(this.helloSlot(() => this.onHello(socket, msg, address, log)))
           .then((c) => {
             conn = c;
             clearTimeout(helloTimer);
           })
           .catch((err) => {
+            if (err instanceof HelloAbandoned) return;
             log.error({ err }, 'agent hello failed');
             this.sendError(socket, 'internal', 'the server could not record this agent; it will be retried');
             socket.close(1011, 'internal error');
@@ -175,7 +219,8 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
       if (conn && this.connections.get(conn.agentId) === conn) {
         this.connections.delete(conn.agentId);
         const id = conn.agentId;
-        this.o.agents.markDisconnected(id, this.o.serverId).catch((err) => log.error({ err }, 'marking agent offline failed'));
+        // While closing, close() marks every agent offline in one update.
+        if (!this.closing) this.track(this.o.agents.markDisconnected(id, this.o.serverId)).catch((err) => log.error({ err }, 'marking agent offline failed'));
         log.info({ agentId: id }, 'agent disconnected');
         this.emit('gone', id);
       }
@@ -201,8 +246,15 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
   }
 
   private async onHello(socket: WebSocket, hello: HelloMessage, address: string, log: Logger): Promise<AgentConnection> {
+    if (this.closing || socket.readyState !== socket.OPEN) throw new HelloAbandoned();
     const settings = await this.o.settings.get();
     const outcome = await this.o.agents.recordHello(hello, address, this.o.serverId, settings.enrollment_token);
+    if (this.closing || socket.readyState !== socket.OPEN) {
+      // Its close event has passed (or close() has taken its list): do not keep it as connected.
+      if (!this.connections.has(outcome.agentId)) await this.o.agents.markDisconnected(outcome.agentId, this.o.serverId);
+      if (socket.readyState === socket.OPEN) socket.close(CloseCode.shuttingDown, 'server shutting down');
+      throw new HelloAbandoned();
+    }
     const conn: AgentConnection = { agentId: outcome.agentId, socket, authorized: outcome.authorized, disabled: outcome.disabled, hello, address };
     const previous = this.connections.get(conn.agentId);
     if (previous && previous.socket !== socket) previous.socket.close(CloseCode.replaced, 'replaced by a newer connection of the same agent');
