@@ -49,8 +49,8 @@ export const AGENTS_POLL_MS = 5000;
         <h1>Agents</h1>
         <span class="spacer"></span>
         <mat-form-field subscriptSizing="dynamic">
-          <mat-label>Search name, address, system</mat-label>
-          <input matInput [ngModel]="q()" (ngModelChange)="search($event)" name="q" />
+          <mat-label>Search agents</mat-label>
+          <input matInput placeholder="name, address or system" [ngModel]="q()" (ngModelChange)="search($event)" name="q" />
         </mat-form-field>
         <mat-form-field subscriptSizing="dynamic" class="narrow">
           <mat-label>State</mat-label>

@@ -35,12 +35,13 @@ export function installCommands(server: string): { curl: string; wget: string; d
         <div class="banner-error" role="alert">{{ e }} Showing this page's address instead.</div>
       }
       <p>
-        Agents connect to <code>{{ server() }}</code>
-        @if (!configured()) {
-          (this page's address; set the <a routerLink="/settings">server URL</a> if agents reach the server by another address)
+        Agents connect to <code>{{ server() }}</code>,
+        @if (configured()) {
+          the server URL from <a routerLink="/settings">Settings</a>.
         } @else {
-          (the server URL from <a routerLink="/settings">Settings</a>)
-        }. A new agent appears on the <a routerLink="/discovered">Discovered</a> page until you authorize it.
+          this page's address (set the <a routerLink="/settings">server URL</a> if agents reach the server by another address).
+        }
+        A new agent waits on the <a routerLink="/discovered">Discovered</a> page until you authorize it.
       </p>
       <div class="grid-2">
         <mat-card appearance="outlined">
