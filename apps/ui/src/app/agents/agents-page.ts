@@ -149,7 +149,7 @@ export const AGENTS_POLL_MS = 5000;
             </td>
           </tr>
         </table>
-        <mat-paginator [length]="total()" [pageIndex]="pageIndex()" [pageSize]="pageSize()" [pageSizeOptions]="[10, 30, 100]" (page)="paged($event)" aria-label="Agents pages" />
+        <mat-paginator [length]="total()" [pageIndex]="pageIndex()" [pageSize]="pageSize()" [pageSizeOptions]="[10, 30, 100]" [showFirstLastButtons]="true" (page)="paged($event)" aria-label="Agents pages" />
       </div>
     </div>
   `,
