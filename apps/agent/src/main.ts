@@ -39,7 +39,11 @@ async function run(opts: AgentOptions): Promise<void> {
   agent.start();
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn({ signal }, 'second stop signal: cancelling running jobs');
+      agent.hurry();
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'stopping');
     agent.stop().then(

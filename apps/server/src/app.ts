@@ -19,6 +19,10 @@ import { AgentGateway } from './agents/gateway';
 import { ServerLogs } from './logs/logs';
 import { SERVER_VERSION } from './version';
 import { registerUi } from './ui/ui-routes';
+import { RunsService } from './jobs/runs-service';
+import { registerJobsRoutes } from './jobs/jobs-routes';
+import { Dispatcher } from './jobs/dispatcher';
+import { currentJobsLookup } from './jobs/current-jobs';
 
 export interface KrakenServer {
   app: FastifyInstance;
@@ -26,6 +30,7 @@ export interface KrakenServer {
   gateway: AgentGateway;
   agents: AgentsService;
   settings: SettingsService;
+  runs: RunsService;
   bus: EventBus;
   serverId: string;
   /** Base URL the server listens on, e.g. http://127.0.0.1:6363 */
@@ -39,10 +44,14 @@ export interface ServerDeps {
   log: Logger;
   /** How often agents are pinged; a connection that misses a ping is closed. */
   heartbeatMs?: number;
+  /** How long an agent may be gone before its jobs are re-queued. */
+  agentLostMs?: number;
+  /** How often the jobs watchdog runs. */
+  watchdogMs?: number;
 }
 
 /** Builds and starts the server on an already-provisioned database. */
-export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_000 }: ServerDeps): Promise<KrakenServer> {
+export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_000, agentLostMs = 15_000, watchdogMs = 2000 }: ServerDeps): Promise<KrakenServer> {
   await migrate(databaseUrl, log);
   const db = createDb(databaseUrl);
   const bus = new EventBus(databaseUrl, log);
@@ -86,6 +95,12 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
     minioAddr: config.minioAddr,
   });
   await app.register(async (scope) => gateway.register(scope));
+
+  const runs = new RunsService(db, bus);
+  registerJobsRoutes(app, runs);
+  agents.currentJobs = currentJobsLookup(db);
+  const dispatcher = new Dispatcher({ db, bus, gateway, log: log.child({ feature: 'jobs' }), agentLostMs, watchdogMs, timeoutGraceS: 10 });
+  dispatcher.start();
   await registerUi(app);
 
   bus.on('event', (ev) => {
@@ -104,12 +119,14 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
     gateway,
     agents,
     settings,
+    runs,
     bus,
     serverId,
     url,
     async close() {
       if (closed) return;
       closed = true;
+      await dispatcher.close();
       await gateway.close();
       await app.close();
       await logs.close();

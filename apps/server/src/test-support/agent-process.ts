@@ -29,6 +29,20 @@ export class AgentProcess {
     return this.child.pid!;
   }
 
+  /** The id the server gave this agent (from its "connected to server" log line), once connected. */
+  agentId(): number | undefined {
+    for (const line of this.lines) {
+      if (!line.includes('connected to server')) continue;
+      try {
+        const id = (JSON.parse(line) as { agentId?: number }).agentId;
+        if (id) return id;
+      } catch {
+        /* not a JSON line */
+      }
+    }
+    return undefined;
+  }
+
   output(): string {
     return this.lines.join('\n');
   }
