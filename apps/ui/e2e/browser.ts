@@ -51,6 +51,9 @@ export async function openBrowser(viewport = { width: 1280, height: 800 }): Prom
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+  });
   mkdirSync(SCREENSHOTS, { recursive: true });
   return {
     browser: context.browser()!,

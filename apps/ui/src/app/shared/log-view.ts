@@ -31,7 +31,7 @@ const lineKey = (l: LogLine) => `${l.time}|${l.seq}|${l.step ?? ''}|${l.service 
           <mat-option value="error">errors</mat-option>
         </mat-select>
       </mat-form-field>
-      <span class="muted" aria-live="polite">{{ shown().length }} lines{{ live() ? ' · live' : '' }}</span>
+      <span class="muted" aria-live="polite">{{ shown().length }} line{{ shown().length === 1 ? '' : 's' }}{{ live() ? ' · live' : '' }}</span>
       <span class="spacer"></span>
       <button mat-button type="button" (click)="reload()">Reload</button>
     </div>
