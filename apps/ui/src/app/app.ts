@@ -5,7 +5,6 @@ import { MatButtonModule } from '@angular/material/button';
 import { MatMenuModule } from '@angular/material/menu';
 import { MatIconModule } from '@angular/material/icon';
 import { MatBadgeModule } from '@angular/material/badge';
-import type { AgentCounts } from '@kraken/protocol';
 import { AuthService } from './core/auth.service';
 import { CountsService } from './core/counts.service';
 import { NotifyService } from './core/notify.service';
@@ -19,7 +18,18 @@ import { NotifyService } from './core/notify.service';
     @if (auth.user(); as user) {
       <mat-toolbar class="topbar" role="navigation" aria-label="Main">
         <a routerLink="/agents" class="brand" aria-label="Kraken home">Kraken</a>
-        <button mat-button [matMenuTriggerFor]="agentsMenu" class="nav-btn" [class.active]="agentsActive()" aria-label="Agents menu">
+        <button
+          mat-button
+          [matMenuTriggerFor]="agentsMenu"
+          class="nav-btn"
+          [class.active]="agentsActive()"
+          aria-label="Agents menu"
+          [matBadge]="counts()?.discovered || null"
+          [matBadgeHidden]="!counts()?.discovered"
+          matBadgeColor="warn"
+          matBadgeSize="small"
+          [matBadgeDescription]="(counts()?.discovered ?? 0) + ' agents waiting for authorization'"
+        >
           Agents
           <mat-icon iconPositionEnd aria-hidden="true">arrow_drop_down</mat-icon>
         </button>

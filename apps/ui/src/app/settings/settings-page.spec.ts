@@ -21,6 +21,7 @@ describe('SettingsPage', () => {
   afterEach(() => TestBed.resetTestingModule());
 
   it("fills in this page's address and shows the server's field errors", async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const fixture = TestBed.createComponent(SettingsPage);
     fixture.detectChanges();
     http.expectOne('/api/settings').flush(loaded);
@@ -45,6 +46,7 @@ describe('SettingsPage', () => {
     await save;
     await fixture.whenStable();
     expect(el.textContent).toContain('must be an http(s) URL');
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining('Saving settings failed: invalid body'), expect.anything());
   });
 
   it('shows the token on request', async () => {
