@@ -14,7 +14,8 @@ import { AGENT_WS_PATH } from '@kraken/protocol';
 import { parseOptions } from './lib/args';
 import { AgentFleet } from './lib/agent-sim';
 import { runBenchmark, sleep, waitUntil } from './lib/cleanup';
-import { CpuMeter, readCpuSeconds, readMem, RssSampler } from './lib/proc';
+import { CpuMeter, MachineCpuMeter, readCpuSeconds, readMem, RssSampler } from './lib/proc';
+import { formatPgDelta, pgDelta, pgSnapshot } from './lib/pg-stats';
 import { startBenchServer } from './lib/server';
 import { fmtMb, fmtMs, fmtPct, summarize } from './lib/stats';
 import { printResults, type Figure } from './lib/table';
@@ -56,6 +57,7 @@ async function main(): Promise<number> {
   const token = randomBytes(24).toString('base64url');
   await server.api('PUT', '/api/settings', { enrollment_token: token });
 
+  const pg0 = await pgSnapshot(server.databaseUrl);
   const fleet = new AgentFleet(opts.workers);
   const rss = new RssSampler(server.pid);
   const serverCpu = new CpuMeter(server.pid);
@@ -80,6 +82,10 @@ async function main(): Promise<number> {
   );
   for (const e of conn.errors) process.stdout.write(`  error: ${e}\n`);
 
+  await sleep(1500); // statistics reach pg_stat_* with a delay
+  const pgConnect = pgDelta(pg0, await pgSnapshot(server.databaseUrl));
+  process.stdout.write(`  database work during connect: ${formatPgDelta(pgConnect)}\n`);
+
   // The API must agree: every agent authorized and connected.
   const counts = await waitUntil(
     'GET /api/agents/counts to show every agent',
@@ -97,8 +103,12 @@ async function main(): Promise<number> {
   const clientMeters = fleet.workers.map((w) => ({ pid: w.pid, cpu0: readCpuSeconds(w.pid) }));
   process.stdout.write(`measuring idle server CPU for ${idleSeconds} s with ${before.open} agents connected …\n`);
   const idleMeter = new CpuMeter(server.pid);
+  const machineIdle = new MachineCpuMeter();
+  const pgIdle0 = await pgSnapshot(server.databaseUrl);
   await sleep(idleSeconds * 1000);
   const idle = idleMeter.read();
+  const machine = machineIdle.read();
+  const pgIdle = pgDelta(pgIdle0, await pgSnapshot(server.databaseUrl));
   const clientIdle = clientMeters.map((m) => (100 * (readCpuSeconds(m.pid) - m.cpu0)) / idle.wallSeconds);
   const after = await fleet.status();
   const mem = readMem(server.pid);
@@ -107,8 +117,9 @@ async function main(): Promise<number> {
   process.stdout.write(
     `idle phase: ${after.open} agents still open, ${after.closedAfterWelcome} closed by the server ${JSON.stringify(after.closeCodes)}, ` +
       `${after.pings - before.pings} pings answered, client workers CPU ${clientIdle.map((p) => fmtPct(p)).join(', ')}\n` +
+      `database work during idle: ${formatPgDelta(pgIdle)}\n` +
       `GET /api/agents/counts after idle: ${JSON.stringify(countsAfter)}\n` +
-      `server log lines: ${server.lineCount}\n`,
+      `server log lines: ${server.lineCount}; machine during idle phase: ${machine.coresBusy.toFixed(2)} of ${os.cpus().length} cores busy (all processes: other work on this machine skews the figures), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
   );
 
   const allIn = conn.welcomed === n && conn.authorized === n && counts.authorized === n && counts.connected === n && after.open === n;
@@ -116,12 +127,14 @@ async function main(): Promise<number> {
     { figure: 'agents connected + authorized', value: `${conn.authorized} / ${n} (API: ${counts.authorized} authorized, ${counts.connected} connected; ${after.open} still open after idle)`, target: `${TARGET.agents}`, pass: allIn && n >= TARGET.agents },
     { figure: 'time until all authorized', value: fmtMs(conn.allWelcomedMs) },
     { figure: 'open → welcome latency', value: `p50 ${fmtMs(lat.p50)}, p99 ${fmtMs(lat.p99)}, max ${fmtMs(lat.max)}` },
+    { figure: 'agents rows read by PostgreSQL during connect', value: `${pgConnect.tables.agents?.rowsRead ?? 0} (${pgConnect.commits} commits)` },
     { figure: 'server CPU during connect', value: `${fmtPct(connectCpu.percent)} of one core` },
     { figure: 'client workers CPU during connect', value: conn.workers.map((w) => fmtPct(w.cpuPercent)).join(', ') },
     { figure: 'server RSS at start', value: fmtMb(memAtStart.rssKb) },
     { figure: 'server RSS after connect', value: fmtMb(rssAfterConnect) },
     { figure: 'server RSS (VmRSS) with agents, after idle', value: fmtMb(mem.rssKb), target: `< ${TARGET.rssMb} MB`, pass: mem.rssKb / 1024 < TARGET.rssMb },
     { figure: 'server peak RSS (VmHWM)', value: `${fmtMb(mem.hwmKb)} (sampled max ${fmtMb(maxRss)})`, target: `< ${TARGET.rssMb} MB`, pass: mem.hwmKb / 1024 < TARGET.rssMb },
+    { figure: 'machine CPU busy during idle phase (all processes)', value: `${machine.coresBusy.toFixed(2)} of ${os.cpus().length} cores` },
     { figure: `server CPU idle ${Math.round(idle.wallSeconds)} s`, value: `${fmtPct(idle.percent)} of one core (${idle.cpuSeconds.toFixed(2)} s CPU)`, target: `< ${TARGET.idleCpuPercent} %`, pass: idle.percent < TARGET.idleCpuPercent },
   ];
   // A server restart with every agent connected: SIGTERM must close the connections, mark the

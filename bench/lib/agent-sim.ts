@@ -58,7 +58,7 @@ export class AgentSimWorker {
   private exited: Promise<void>;
 
   constructor() {
-    this.child = fork(path.join(import.meta.dirname, 'agent-sim-worker.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(path.join(__dirname, 'agent-sim-worker.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.exited = new Promise((r) => this.child.once('exit', () => r()));
     this.child.on('message', (m: FromWorker) => {
       if (m.ev === 'progress') {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 
 /** Linux /proc readers: memory and CPU time of a process, for benchmarks. */
 
@@ -88,5 +89,26 @@ export class RssSampler {
     clearInterval(this.timer);
     this.sample();
     return this.maxRssKb;
+  }
+}
+
+/** Busy and total CPU time of the whole machine so far (from /proc/stat), in clock ticks. */
+export function readMachineCpu(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** A meter of the whole machine's CPU use, in cores busy (e.g. 1.4 of 2), since its start. */
+export class MachineCpuMeter {
+  private start = readMachineCpu();
+
+  read(): { coresBusy: number; percentOfMachine: number } {
+    const now = readMachineCpu();
+    const total = now.total - this.start.total;
+    const share = total > 0 ? (now.busy - this.start.busy) / total : 0;
+    return { coresBusy: share * os.cpus().length, percentOfMachine: 100 * share };
   }
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { onCleanup, sleep, waitUntil } from './cleanup';
 
-export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const ROOT = path.resolve(__dirname, '..', '..');
 export const SERVER_MAIN = path.join(ROOT, 'apps/server/dist/main.js');
 export const AGENT_BUNDLE = path.join(ROOT, 'apps/agent/dist/kkagent.js');
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
