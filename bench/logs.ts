@@ -22,7 +22,7 @@ import { LogShipper } from '../apps/agent/src/logs/shipper';
 import { LogStore } from '../apps/server/src/logs/store';
 import { parseOptions } from './lib/args';
 import { onCleanup, runBenchmark, sleep } from './lib/cleanup';
-import { readMem } from './lib/proc';
+import { readCpuSeconds, readMem } from './lib/proc';
 import { printResults, type Figure } from './lib/table';
 
 const TARGET_RELIABLE = 100_000;
@@ -92,6 +92,7 @@ async function main(): Promise<number> {
   const JOB = 1;
   const shipper = new LogShipper({ address: `127.0.0.1:${port}`, context: { agent: 1 }, maxBatchLines: opts['batch-lines'], log: pino({ level: 'warn' }) });
   const w = shipper.writer({ run: 1, job: JOB, step: 0, tool: 'shell', service: 'tool' });
+  const cpu0 = { intake: readCpuSeconds(intake.pid!), self: process.cpuUsage() };
   const t0 = performance.now();
   for (let i = 0; i < opts.lines; i++) {
     if (!w.write(`[${i}] gcc -O2 -c src/module_${i % 977}/file_${i % 131}.c -o build/obj/file_${i}.o  # compiling`)) await w.drained();
@@ -100,11 +101,14 @@ async function main(): Promise<number> {
   await shipper.flush();
   const tStored = performance.now();
   const intakeMem = readMem(intake.pid!);
+  const cpuIntake = readCpuSeconds(intake.pid!) - cpu0.intake;
+  const selfCpu = process.cpuUsage(cpu0.self);
+  const cpuShipper = (selfCpu.user + selfCpu.system) / 1e6;
   const rel = shipper.stats;
   await shipper.close();
   const acceptRate = opts.lines / ((tWritten - t0) / 1000);
   const storeRate = opts.lines / ((tStored - t0) / 1000);
-  process.stdout.write(`reliable: ${fmt(opts.lines)} lines written in ${((tWritten - t0) / 1000).toFixed(2)} s, all stored after ${((tStored - t0) / 1000).toFixed(2)} s; ${rel.batches} batches, ${rel.retries} retries; intake RSS ${fmt(intakeMem.rssKb / 1024)} MB (peak ${fmt(intakeMem.hwmKb / 1024)} MB)\n`);
+  process.stdout.write(`reliable: ${fmt(opts.lines)} lines written in ${((tWritten - t0) / 1000).toFixed(2)} s, all stored after ${((tStored - t0) / 1000).toFixed(2)} s; ${rel.batches} batches, ${rel.retries} retries; intake RSS ${fmt(intakeMem.rssKb / 1024)} MB (peak ${fmt(intakeMem.hwmKb / 1024)} MB); CPU: intake ${cpuIntake.toFixed(1)} s, shipper (this process, incl. making the lines) ${cpuShipper.toFixed(1)} s\n`);
 
   // ---- UDP path ----
   const UDP_JOB = 2;

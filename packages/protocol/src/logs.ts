@@ -100,5 +100,7 @@ export const intakeStatsSchema = z.object({
 });
 export type IntakeStats = z.infer<typeof intakeStatsSchema>;
 
-/** Header carrying a batch id (dedup of retried batches). */
+/** Header carrying a batch id `<shipper>-<n>` (dedup of retried batches, order of a shipper's batches). */
 export const LOG_BATCH_HEADER = 'x-kraken-log-batch';
+/** Header `1` on a batch sent again: the intake checks the store for it (stored before a crash?). */
+export const LOG_RETRY_HEADER = 'x-kraken-log-retry';

@@ -3,7 +3,7 @@ import https from 'node:https';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { LOG_BATCH_HEADER, type LogLevel } from '@kraken/protocol';
+import { LOG_BATCH_HEADER, LOG_RETRY_HEADER, type LogLevel } from '@kraken/protocol';
 import { Backoff } from '../connection/backoff';
 
 /**
@@ -408,7 +408,7 @@ export class LogShipper {
           }
           await this.sleep(res.retryAfterMs ?? this.backoff.next());
           if (this.stopped) return;
-          res = await this.post(batch.body, batch.id);
+          res = await this.post(batch.body, batch.id, true);
         }
         inflight.shift();
         // Later batches sent before the failure are re-sent in order (stored once: same ids).
@@ -416,7 +416,7 @@ export class LogShipper {
           for (const b of inflight) {
             if (b.resent) continue;
             b.resent = true;
-            b.result = b.result.then((r) => (r.ok ? r : this.post(b.body, b.id)));
+            b.result = b.result.then((r) => (r.ok ? r : this.post(b.body, b.id, true)));
           }
         }
         if (this.failing && !inflight.length) {
@@ -480,7 +480,7 @@ export class LogShipper {
     });
   }
 
-  private post(body: string, batchId: string): Promise<PostResult> {
+  private post(body: string, batchId: string, retry = false): Promise<PostResult> {
     const url = this.url!;
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
@@ -489,7 +489,7 @@ export class LogShipper {
         {
           method: 'POST',
           agent: url.protocol === 'https:' ? undefined : this.agentHttp,
-          headers: { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), [LOG_BATCH_HEADER]: batchId },
+          headers: { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body), [LOG_BATCH_HEADER]: batchId, ...(retry ? { [LOG_RETRY_HEADER]: '1' } : {}) },
           timeout: this.o.requestTimeoutMs,
         },
         (res) => {

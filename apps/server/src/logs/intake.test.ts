@@ -84,6 +84,12 @@ describe('log intake', () => {
     expect((await post(body, { [LOG_BATCH_HEADER]: 'b-1' })).body.duplicate).toBeUndefined();
     expect((await post(body, { [LOG_BATCH_HEADER]: 'b-1' })).body.duplicate).toBe(true);
     expect(await intake.service.store.count({ job: j })).toBe(1);
+    // An intake that restarted knows no ids: a batch marked as re-sent is looked up in the store.
+    const restarted = new LogIntake({ store: intake.service.store, log: testLog });
+    expect((await restarted.submitBatch(body, 'b-1', true)).duplicate).toBe(true);
+    expect((await restarted.submitBatch(JSON.stringify({ message: 'new one', job: j }), 'b-2', true)).duplicate).toBeUndefined();
+    expect(await intake.service.store.count({ job: j })).toBe(2);
+    await restarted.close();
   });
 
   it('stores upstream-style UDP datagrams and drops malformed ones', async () => {

@@ -88,6 +88,20 @@ export class LogIntake extends EventEmitter {
     let accepted = 0;
     let malformed = 0;
     const now = nowFn();
+    // Fast path: the whole body as one JSON array (one parser call); any bad line: line by line.
+    let all: unknown;
+    try {
+      all = JSON.parse(`[${body.trim().replace(/\r?\n(?:\s*\r?\n)*/g, ',')}]`);
+    } catch {
+      all = undefined;
+    }
+    if (Array.isArray(all)) {
+      for (const rec of all) {
+        if (recordToRows(rec, { now, host: this.opts.defaultHost }, rows)) accepted++;
+        else malformed++;
+      }
+      return { rows, accepted, malformed };
+    }
     let start = 0;
     while (start < body.length) {
       let end = body.indexOf('\n', start);
@@ -151,8 +165,12 @@ export class LogIntake extends EventEmitter {
     }
   }
 
-  /** Stores an NDJSON batch; resolves when stored. Throws BackpressureError when full. */
-  submitBatch(body: string, batchId?: string): Promise<IntakeAck> {
+  /**
+   * Stores an NDJSON batch; resolves when stored. Throws BackpressureError when full.
+   * `retry`: the shipper sent this batch before without an answer; if this intake does not know
+   * the id (it restarted), the store is asked whether its rows are there already.
+   */
+  submitBatch(body: string, batchId?: string, retry = false): Promise<IntakeAck> {
     if (this.closed) return Promise.reject(new BackpressureError(1));
     if (batchId) {
       if (this.done.has(batchId)) {
@@ -166,6 +184,28 @@ export class LogIntake extends EventEmitter {
       this.stats.rejectedBatches++;
       return Promise.reject(new BackpressureError(1));
     }
+    if (!batchId) return this.accept(body, undefined);
+    const p = retry
+      ? this.opts.store.hasBatch(batchId).then((stored): Promise<IntakeAck> | IntakeAck => {
+          if (!stored) return this.accept(body, batchId);
+          this.stats.duplicateBatches++;
+          this.queued(batchId);
+          return { accepted: 0, rows: 0, malformed: 0, duplicate: true };
+        })
+      : this.accept(body, batchId);
+    this.inFlight.set(batchId, p);
+    p.then(
+      () => {
+        this.inFlight.delete(batchId);
+        this.done.set(batchId, true);
+        if (this.done.size > 20_000) this.done.delete(this.done.keys().next().value!);
+      },
+      () => this.inFlight.delete(batchId),
+    );
+    return p;
+  }
+
+  private accept(body: string, batchId: string | undefined): Promise<IntakeAck> {
     const { rows, accepted, malformed } = this.parseNdjson(body);
     this.stats.receivedRecords += accepted;
     this.stats.malformed += malformed;
@@ -175,6 +215,8 @@ export class LogIntake extends EventEmitter {
       this.queued(batchId);
       return Promise.resolve(ack);
     }
+    // The batch id on its first row is enough: a batch is stored by one insert, all or nothing.
+    if (batchId) rows[0].batch = batchId;
     const go = (): Promise<IntakeAck> => {
       if (this.closed) return Promise.reject(new BackpressureError(1));
       const stored = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
@@ -183,19 +225,7 @@ export class LogIntake extends EventEmitter {
       return stored.then(() => ack);
     };
     const wait = this.inOrder(batchId);
-    const p = wait ? wait.then(go) : go();
-    if (batchId) {
-      this.inFlight.set(batchId, p);
-      p.then(
-        () => {
-          this.inFlight.delete(batchId);
-          this.done.set(batchId, true);
-          if (this.done.size > 20_000) this.done.delete(this.done.keys().next().value!);
-        },
-        () => this.inFlight.delete(batchId),
-      );
-    }
-    return p;
+    return wait ? wait.then(go) : go();
   }
 
   /** One upstream-style JSON datagram. Never throws. */

@@ -111,7 +111,7 @@ export function recordToRows(rec: unknown, defaults: RecordDefaults, out: LogRow
   let text = message;
   if (text.endsWith('\n')) text = text.slice(0, text.endsWith('\r\n') ? -2 : -1);
   if (text.indexOf('\n') === -1) {
-    out.push({ time, seq: 0, level, message: clip(text.endsWith('\r') ? text.slice(0, -1) : text), service, host, agent, run, job, step, tool, ord: 0 });
+    out.push({ time, seq: 0, level, message: clip(text.endsWith('\r') ? text.slice(0, -1) : text), service, host, agent, run, job, step, tool, ord: 0, batch: '' });
     return true;
   }
   const lines = text.split('\n');
@@ -119,7 +119,7 @@ export function recordToRows(rec: unknown, defaults: RecordDefaults, out: LogRow
   for (let seq = 0; seq < n; seq++) {
     let line = lines[seq];
     if (line.endsWith('\r')) line = line.slice(0, -1);
-    out.push({ time, seq, level, message: clip(line), service, host, agent, run, job, step, tool, ord: 0 });
+    out.push({ time, seq, level, message: clip(line), service, host, agent, run, job, step, tool, ord: 0, batch: '' });
   }
   return true;
 }

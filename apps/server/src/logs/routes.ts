@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { idParamSchema, LOG_BATCH_HEADER, logsQuerySchema, type LogsQuery } from '@kraken/protocol';
+import { idParamSchema, LOG_BATCH_HEADER, LOG_RETRY_HEADER, logsQuerySchema, type LogsQuery } from '@kraken/protocol';
 import { HttpError, parseInput } from '../http/errors';
 import { BackpressureError, type LogIntake } from './intake';
 import { CursorError, type LogStore } from './store';
@@ -23,7 +23,7 @@ export async function registerIntakeRoutes(app: FastifyInstance, intake: LogInta
       const header = req.headers[LOG_BATCH_HEADER];
       const batchId = typeof header === 'string' && header.length <= 200 ? header : undefined;
       try {
-        return await intake.submitBatch(body, batchId);
+        return await intake.submitBatch(body, batchId, req.headers[LOG_RETRY_HEADER] === '1');
       } catch (err) {
         const retry = err instanceof BackpressureError ? err.retryAfterSec : 1;
         reply.header('retry-after', String(retry));

@@ -27,6 +27,8 @@ export interface LogRow {
   tool: string;
   /** Arrival order at the intake: breaks ties of (time, seq), e.g. records stamped in the same ms. */
   ord: number;
+  /** Id of the shipper batch the row came in ('' for datagrams): a retried batch is stored once. */
+  batch: string;
 }
 
 export interface LogStoreOptions {
@@ -63,6 +65,8 @@ CREATE TABLE IF NOT EXISTS logs (
   step Int32,
   tool LowCardinality(String),
   ord UInt64,
+  batch String CODEC(ZSTD),
+  INDEX batch_idx batch TYPE bloom_filter GRANULARITY 4,
   INDEX agent_idx agent TYPE set(1000) GRANULARITY 4,
   INDEX run_idx run TYPE set(1000) GRANULARITY 4
 ) ENGINE = MergeTree
@@ -71,7 +75,7 @@ ORDER BY (job, time, seq, ord)
 TTL toDateTime(time) + toIntervalMonth({ttl:UInt32})`;
 
 const COLUMNS = 'time, seq, level, message, service, host, agent, run, job, step, tool, ord';
-const INSERT_COLUMNS = COLUMNS.split(', ') as [string, ...string[]];
+const INSERT_COLUMNS = `${COLUMNS}, batch`.split(', ') as [string, ...string[]];
 
 interface RawRow {
   time: string;
@@ -207,7 +211,7 @@ export class LogStore {
     if (!rows.length) return;
     const client = await this.open();
     // Arrays (JSONCompactEachRow) insert about a third faster than objects.
-    const values = rows.map((r) => [r.time, r.seq, r.level, r.message, r.service, r.host, r.agent, r.run, r.job, r.step, r.tool, r.ord]);
+    const values = rows.map((r) => [r.time, r.seq, r.level, r.message, r.service, r.host, r.agent, r.run, r.job, r.step, r.tool, r.ord, r.batch]);
     await client.insert({ table: 'logs', values, format: 'JSONCompactEachRow', columns: INSERT_COLUMNS });
   }
 
@@ -252,6 +256,13 @@ export class LogStore {
     const raw = (await rs.json<RawRow & { t: string }>()).map((r) => ({ ...r, time: r.t }));
     const cursors = raw.map((r) => encodeCursor({ time: r.time, seq: r.seq, ord: Number(r.ord) }));
     return { items: raw.map(toLine), cursor: cursors.length ? cursors[cursors.length - 1] : cursor ? encodeCursor(cursor) : null, cursors };
+  }
+
+  /** Whether rows of a shipper batch are stored (a retry after the intake died before answering). */
+  async hasBatch(batch: string): Promise<boolean> {
+    const client = await this.open();
+    const rs = await client.query({ query: 'SELECT 1 AS x FROM logs WHERE batch = {batch:String} LIMIT 1', query_params: { batch }, format: 'JSONEachRow' });
+    return (await rs.json()).length > 0;
   }
 
   /** Applies the TTL now (it is otherwise applied as parts merge). */
