@@ -73,7 +73,11 @@ interface PostResult {
 interface Entry {
   seq: number;
   time: string;
-  rec: ShipRecord;
+  level: LogLevel;
+  /** Masked. */
+  message: string;
+  /** Shared by all lines of a writer; its JSON fragment is cached. */
+  ctx: ShipperContext;
 }
 
 export interface ShipperStats {
@@ -170,6 +174,7 @@ export class LogShipper {
   /** Sets context for every record without its own (e.g. `{ agent: 12 }` after the welcome). */
   setContext(ctx: ShipperContext): void {
     this.ctx = { ...this.ctx, ...ctx };
+    this.fragVersion++;
   }
 
   /** Starts sending (with `autoStart: false`). */
@@ -193,6 +198,7 @@ export class LogShipper {
   private buildMask(): void {
     const list = [...this.secrets].sort((a, b) => b.length - a.length);
     this.secretsRe = list.length ? new RegExp(list.map(escapeRe).join('|'), 'g') : undefined;
+    this.fragVersion++;
   }
 
   mask(text: string): string {
@@ -201,20 +207,49 @@ export class LogShipper {
 
   /** An ISO time with microseconds, strictly increasing for this shipper. */
   private now(): string {
-    const ms = Date.now();
-    let micros = ms * 1000;
+    let micros = Date.now() * 1000;
     if (micros <= this.lastMicros) micros = this.lastMicros + 1;
     this.lastMicros = micros;
-    const iso = new Date(Math.floor(micros / 1000)).toISOString();
-    return `${iso.slice(0, 23)}${pad3(micros % 1000)}Z`;
+    const ms = Math.floor(micros / 1000);
+    if (ms !== this.isoMs) {
+      this.isoMs = ms;
+      this.isoPrefix = new Date(ms).toISOString().slice(0, 23);
+    }
+    return `${this.isoPrefix}${pad3(micros % 1000)}Z`;
+  }
+
+  private isoMs = -1;
+  private isoPrefix = '';
+  /** JSON fragments of contexts (`"service":…,"tool":…`), valid for one `fragVersion`. */
+  private readonly frags = new WeakMap<ShipperContext, { v: number; frag: string }>();
+  private fragVersion = 0;
+
+  private fragOf(ctx: ShipperContext): string {
+    const hit = this.frags.get(ctx);
+    if (hit && hit.v === this.fragVersion) return hit.frag;
+    const c = this.ctx;
+    const tool = ctx.tool ?? c.tool ?? null;
+    const frag = JSON.stringify({
+      service: ctx.service ?? c.service ?? 'agent',
+      host: this.host,
+      agent: ctx.agent ?? c.agent ?? null,
+      run: ctx.run ?? c.run ?? null,
+      job: ctx.job ?? c.job ?? null,
+      step: ctx.step ?? c.step ?? null,
+      tool: tool === null ? null : this.mask(tool),
+    }).slice(1, -1);
+    this.frags.set(ctx, { v: this.fragVersion, frag });
+    return frag;
   }
 
   /** Queues a record; see the class comment. */
   write(rec: ShipRecord): boolean {
+    return this.push(rec, rec.message, rec.level ?? 'info');
+  }
+
+  private push(ctx: ShipperContext, message: string, level: LogLevel): boolean {
     if (this.closed) return false;
-    const masked: ShipRecord = { ...rec, message: this.mask(String(rec.message)) };
-    if (rec.tool) masked.tool = this.mask(rec.tool);
-    this.queue.push({ seq: ++this.seq, time: this.now(), rec: masked });
+    this.queue.push({ seq: ++this.seq, time: this.now(), level, message: this.mask(String(message)), ctx });
     this.stats.written++;
     if (this.queue.length - this.head > this.o.maxBufferLines) this.dropOldest();
     this.stats.queued = this.queue.length - this.head;
@@ -225,7 +260,7 @@ export class LogShipper {
   /** A writer for one context (e.g. `{ run, job, step, tool, service: 'tool' }`). */
   writer(ctx: ShipperContext): LogWriter {
     return {
-      write: (message, level = 'info') => this.write({ ...ctx, message, level }),
+      write: (message, level = 'info') => this.push(ctx, message, level),
       drained: () => this.drained(),
       flush: (t) => this.flush(t),
     };
@@ -316,7 +351,7 @@ export class LogShipper {
     const removed = this.queue.splice(keep, Math.min(n, this.queue.length - keep - 1));
     this.stats.dropped += removed.length;
     if (removed.length) {
-      const { agent, run, job, step, tool } = removed[removed.length - 1].rec;
+      const { agent, run, job, step, tool } = removed[removed.length - 1].ctx;
       this.droppedCtx = { agent, run, job, step, tool };
     }
     this.droppedSinceMarker += removed.length;
@@ -352,21 +387,9 @@ export class LogShipper {
     const parts: string[] = [];
     let bytes = 0;
     let i = from;
-    const c = this.ctx;
     for (; i < this.queue.length && parts.length < this.o.maxBatchLines; i++) {
-      const { time, rec } = this.queue[i];
-      const line = JSON.stringify({
-        time,
-        level: rec.level ?? 'info',
-        message: rec.message,
-        service: rec.service ?? c.service ?? 'agent',
-        host: this.host,
-        agent: rec.agent ?? c.agent ?? null,
-        run: rec.run ?? c.run ?? null,
-        job: rec.job ?? c.job ?? null,
-        step: rec.step ?? c.step ?? null,
-        tool: rec.tool ?? c.tool ?? null,
-      });
+      const e = this.queue[i];
+      const line = `{"time":"${e.time}","level":"${e.level}","message":${JSON.stringify(e.message)},${this.fragOf(e.ctx)}}`;
       if (parts.length && bytes + line.length + 1 > this.o.maxBatchBytes) break;
       parts.push(line);
       bytes += line.length + 1;
@@ -450,7 +473,9 @@ export class LogShipper {
     this.queue.push({
       seq: ++this.seq,
       time: this.now(),
-      rec: { ...this.droppedCtx, level: 'warn', service: 'agent', message: `[kraken] ${n} log line(s) were dropped: the log intake was unreachable and the agent's log buffer was full` },
+      level: 'warn',
+      ctx: { ...this.droppedCtx, service: 'agent' },
+      message: `[kraken] ${n} log line(s) were dropped: the log intake was unreachable and the agent's log buffer was full`,
     });
   }
 
