@@ -4,7 +4,7 @@ import type { AgentConfig } from './config';
 import { ServerConnection } from './connection/server-connection';
 import { collectHostInfo } from './host/host-info';
 import { loadOrCreateIdentity } from './identity/identity';
-import { LogShipper } from './logs/shipper';
+import { LogShipper, shipPinoLogs } from './logs/shipper';
 import { JobRunner } from './runner/job-runner';
 
 /** The running agent: its identity, its connection to the server, its log shipper and its jobs. */
@@ -28,6 +28,7 @@ export class Agent {
     if (identity.created) log.info({ dataDir: config.dataDir }, 'generated a new agent identity');
     // Logs queue until the server says where the intake is (or KRAKEN_CLICKHOUSE_ADDR says it).
     this.shipper = new LogShipper({ serverUrl: config.serverUrl, address: config.clickhouseAddr, log, autoStart: false });
+    shipPinoLogs(log, this.shipper); // the agent's own records go to the log store too (service 'agent')
     this.connection = new ServerConnection({ serverUrl: config.serverUrl, hello: () => this.hello(), log, bindAddr: config.bindAddr });
     this.runner = new JobRunner({ dataDir: config.dataDir, log, send: (msg) => this.connection.send(msg), shipper: this.shipper });
     this.connection.on('message', (msg) => this.onMessage(msg));

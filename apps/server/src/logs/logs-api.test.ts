@@ -3,8 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { LogShipper } from '@kraken/agent/src/logs/shipper';
 import type { LogLine, LogsPage } from '@kraken/protocol';
+import { AgentProcess } from '../test-support/agent-process';
 import { ApiClient } from '../test-support/api-client';
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../test-support/server';
+import { waitFor } from '../test-support/wait';
 
 /** The reading API and the live tail of a real server, fed by a LogShipper through the server's own intake. */
 describe('logs API', () => {
@@ -159,5 +161,31 @@ describe('logs API', () => {
     const resumed = await tail(job, { lastEventId: events[9].id, until: (ev) => ev.length >= 21 });
     expect(resumed.map((e) => e.line.message)).toEqual(events.slice(10).map((e) => e.line.message));
     await shipper.close();
+  });
+
+  it("ships a real agent process's own records to the intake the server names", async () => {
+    // No clickhouse_addr anywhere: the agent uses <server>/api/logs/intake.
+    const agent = new AgentProcess(server.url);
+    try {
+      const id = await waitFor('the agent to be discovered', async () => {
+        const list = await api.ok('GET', '/api/agents?authorized=false');
+        return (list.items ?? list)[0]?.id as number | undefined;
+      });
+      const page = await waitFor(
+        "the agent's records",
+        async () => {
+          const p: LogsPage = await api.ok('GET', `/api/agents/${id}/logs`);
+          return p.items.some((l) => l.message.includes('waiting for an administrator')) ? p : undefined;
+        },
+        20_000,
+        200,
+      );
+      expect(page.items[0]).toMatchObject({ service: 'agent', agent: id, job: null, level: 'info' });
+      expect(page.items[0].host).not.toBe('');
+      // Records written before the welcome (no id yet) carry the id too.
+      expect(page.items.some((l) => l.message === 'kkagent starting')).toBe(true);
+    } finally {
+      await agent.kill();
+    }
   });
 });
