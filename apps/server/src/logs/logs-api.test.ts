@@ -13,6 +13,7 @@ describe('logs API', () => {
   let server: TestServer;
   let api: ApiClient;
   let dataDir: string;
+  let openStream: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const basic = `Basic ${Buffer.from(`admin:${TEST_ADMIN_PASSWORD}`).toString('base64')}`;
 
   beforeAll(async () => {
@@ -22,6 +23,8 @@ describe('logs API', () => {
   });
   afterAll(async () => {
     await server?.stop();
+    // The server ended the stream.
+    if (openStream) for (;;) if ((await openStream.read()).done) break;
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -187,5 +190,12 @@ describe('logs API', () => {
     } finally {
       await agent.kill();
     }
+  });
+
+  it('leaves no live tail open when the server stops', async () => {
+    // This stream stays open: afterAll's server.stop() must still finish.
+    const res = await fetch(`${server.url}/api/jobs/704/logs/stream`, { headers: { authorization: basic } });
+    expect(res.status).toBe(200);
+    openStream = res.body!.getReader();
   });
 });

@@ -53,6 +53,12 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
  * as lines are stored; without it tails poll the store.
  */
 export function registerLogsReadRoutes(app: FastifyInstance, store: LogStore, intake?: LogIntake, pollMs = 400): void {
+  // Open live tails would keep the server from closing: end them first.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const stop of streams) stop();
+  });
+
   app.get('/api/jobs/:id/logs', async (req) => {
     const { id } = parseInput(idParamSchema, req.params, 'params');
     const q = parseLogsQuery(req);
@@ -79,7 +85,7 @@ export function registerLogsReadRoutes(app: FastifyInstance, store: LogStore, in
         if (page.cursor) cursor = page.cursor;
         if (page.items.length < 1000) await wait(id);
       }
-    }, intake, pollMs);
+    }, intake, pollMs, streams);
   });
 }
 
@@ -90,6 +96,7 @@ function streamSse(
   loop: (send: Send, wait: (job: number) => Promise<void>, isOpen: () => boolean) => Promise<void>,
   intake: LogIntake | undefined,
   pollMs: number,
+  streams: Set<() => void>,
 ): void {
   reply.hijack();
   const res = reply.raw;
@@ -110,10 +117,16 @@ function streamSse(
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000);
   const stop = () => {
     open = false;
+    streams.delete(end);
     clearInterval(keepalive);
     intake?.off('stored', onStored);
     wake?.();
   };
+  const end = () => {
+    stop();
+    res.end();
+  };
+  streams.add(end);
   res.on('close', stop);
   const send: Send = (id, data) => {
     if (open) res.write(`id: ${id}\ndata: ${data}\n\n`);
