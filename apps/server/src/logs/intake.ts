@@ -78,7 +78,7 @@ export class LogIntake extends EventEmitter {
   constructor(private readonly opts: LogIntakeOptions) {
     super();
     this.setMaxListeners(0); // one `stored` listener per open live tail
-    this.maxBufferRows = opts.maxBufferRows ?? 500_000;
+    this.maxBufferRows = opts.maxBufferRows ?? 200_000;
     this.batchRows = opts.batchRows ?? 50_000;
     this.batchAgeMs = opts.batchAgeMs ?? 200;
   }

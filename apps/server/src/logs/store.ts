@@ -233,6 +233,8 @@ export class LogStore {
     const conds = [where];
     const params: Record<string, unknown> = { id, limit: opts.limit };
     if (cursor) {
+      // The first condition is the primary key's range (job, time…); the tuple one is exact.
+      conds.push("time >= toDateTime64({ctime:String}, 6, 'UTC')");
       conds.push("(time, seq, ord) > (toDateTime64({ctime:String}, 6, 'UTC'), {cseq:UInt32}, {cord:UInt64})");
       params.ctime = cursor.time;
       params.cseq = cursor.seq;
