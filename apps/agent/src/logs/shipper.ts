@@ -100,6 +100,8 @@ export interface LogWriter {
 const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : String(n));
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 export const MASK = '******';
+/** Longest message shipped (characters); longer ones are cut. */
+export const MAX_MESSAGE = 1024 * 1024;
 
 /** The intake URL for an address (see `LogShipperOptions.address`). */
 export function intakeUrl(address: string | undefined, serverUrl?: URL | string): URL {
@@ -249,7 +251,10 @@ export class LogShipper {
 
   private push(ctx: ShipperContext, message: string, level: LogLevel): boolean {
     if (this.closed) return false;
-    this.queue.push({ seq: ++this.seq, time: this.now(), level, message: this.mask(String(message)), ctx });
+    let text = this.mask(String(message));
+    // A batch must fit the intake's body limit (16 MiB); the intake keeps 64 KiB of each line anyway.
+    if (text.length > MAX_MESSAGE) text = `${text.slice(0, MAX_MESSAGE)} [truncated by the agent]`;
+    this.queue.push({ seq: ++this.seq, time: this.now(), level, message: text, ctx });
     this.stats.written++;
     if (this.queue.length - this.head > this.o.maxBufferLines) this.dropOldest();
     this.stats.queued = this.queue.length - this.head;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { LogRecord } from '@kraken/protocol';
 import { LogIntake, listenUdp } from './intake';
 import { registerIntakeRoutes, registerLogsReadRoutes } from './routes';
 import { LogStore } from './store';
@@ -119,6 +120,16 @@ export class ServerLogs {
     }, 60_000);
     logs.ttlTimer.unref();
     return logs;
+  }
+
+  /**
+   * Writes records from the server itself (e.g. `{ job, run, message: 'assigned to agent 3',
+   * service: 'server' }`) into the store; resolves once stored.
+   */
+  async write(records: LogRecord[]): Promise<void> {
+    const now = new Date().toISOString();
+    const body = records.map((r) => JSON.stringify({ time: now, service: 'server', ...r })).join('\n');
+    await this.service.intake.submitBatch(body);
   }
 
   async close(): Promise<void> {
