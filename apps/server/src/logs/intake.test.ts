@@ -165,6 +165,18 @@ describe('log intake', () => {
     expect(items.map((l) => l.message)).toEqual(['new']);
   });
 
+  it('follows the retention setting (months)', async () => {
+    const ttlOf = async () => {
+      const client = await intake.service.store.open();
+      const rs = await client.query({ query: "SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = 'logs'", format: 'JSONEachRow' });
+      return ((await rs.json()) as { q: string }[])[0].q;
+    };
+    expect(await ttlOf()).toMatch(/TTL toDateTime\(time\) \+ toIntervalMonth\(_CAST\(6, 'UInt32'\)\)/);
+    await intake.service.store.setTtl(13);
+    expect(await ttlOf()).toMatch(/toIntervalMonth\(_CAST\(13, 'UInt32'\)\)/);
+    await intake.service.store.setTtl(6);
+  });
+
   it('applies back-pressure (503 + Retry-After) instead of growing without bound', async () => {
     // A ClickHouse server that never answers keeps one insert in flight.
     const hanging = http.createServer(() => undefined);

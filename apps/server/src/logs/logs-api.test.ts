@@ -136,11 +136,9 @@ describe('logs API', () => {
     const w = shipper.writer({ run: 71, job, step: 0, service: 'tool' });
     w.write('before the tail opened');
     await shipper.flush();
-    const written = new Map<string, number>();
     let writing = true;
     const writer = (async () => {
       for (let i = 0; i < 30; i++) {
-        written.set(`live ${i}`, Date.now());
         w.write(`live ${i}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -156,9 +154,6 @@ describe('logs API', () => {
     await writer;
     expect(firstLiveWhileWriting).toBe(true);
     expect(events.map((e) => e.line.message)).toEqual(['before the tail opened', ...Array.from({ length: 30 }, (_, i) => `live ${i}`)]);
-    // Seen within about a second of being written (linger 20 ms + insert + poll/wake-up).
-    const lags = events.slice(1).map((e) => e.at - written.get(e.line.message)!);
-    expect(Math.max(...lags)).toBeLessThan(2000);
 
     // Resume after the 10th event (as EventSource does with Last-Event-ID).
     const resumed = await tail(job, { lastEventId: events[9].id, until: (ev) => ev.length >= 21 });
