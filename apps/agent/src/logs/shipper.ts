@@ -296,14 +296,20 @@ export class LogShipper {
     ]);
   }
 
-  /** Flushes (up to `timeoutMs`, default 5 s), then stops. Lines not stored by then are lost. */
+  /**
+   * Flushes (up to `timeoutMs`, default 5 s; not at all when no intake address is known yet),
+   * then stops. Lines not stored by then are lost.
+   */
   async close(timeoutMs = 5_000): Promise<void> {
     if (this.stopped) return;
     this.started = true;
-    try {
-      await this.flush(timeoutMs);
-    } catch (err) {
-      this.opts.log?.warn({ err: String(err) }, 'log shipper closed before every line was stored');
+    // Without an intake address (no welcome yet) nothing can be stored: do not wait.
+    if (this.url) {
+      try {
+        await this.flush(timeoutMs);
+      } catch (err) {
+        this.opts.log?.warn({ kkShipper: true, err: String(err) }, 'log shipper closed before every line was stored');
+      }
     }
     this.closed = true;
     this.stopped = true;
