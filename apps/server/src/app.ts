@@ -60,7 +60,7 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
 
   const settings = new SettingsService(db);
   await settings.init();
-  const groups = new GroupsService(db);
+  const groups = new GroupsService(db, bus);
   await groups.ensureBuiltins();
   await ensureAdminUser(db, log, config.adminPassword);
   const agents = new AgentsService(db, groups, bus);

@@ -37,7 +37,7 @@ export class AgentsService {
    * same secret from a new address is the same agent; a new secret is a new, discovered agent.
    * A deleted agent that comes back is discovered again (unauthorized, no groups).
    */
-  async recordHello(hello: HelloMessage, address: string, serverId: string, enrollmentToken: string): Promise<HelloOutcome> {
+  async recordHello(hello: HelloMessage, address: string, serverId: string, connectionId: string, enrollmentToken: string): Promise<HelloOutcome> {
     const hash = identityHash(hello.secret);
     const tokenOk = !!hello.token && !!enrollmentToken && hello.token === enrollmentToken;
     const hostInfo = hello.hostInfo as unknown as Prisma.InputJsonValue;
@@ -56,6 +56,7 @@ export class AgentsService {
             slots: hello.slots,
             connected: true,
             serverId,
+            connectionId,
             lastSeen: now,
           },
         });
@@ -69,6 +70,7 @@ export class AgentsService {
             slots: hello.slots,
             connected: true,
             serverId,
+            connectionId,
             lastSeen: now,
             ...(revived ? { deletedAt: null, authorized: tokenOk, disabled: false, createdAt: now } : {}),
             ...(!revived && tokenOk && !existing.authorized ? { authorized: true } : {}),
@@ -86,21 +88,23 @@ export class AgentsService {
     });
   }
 
-  async markDisconnected(agentId: number, serverId: string): Promise<void> {
-    await this.db.agent.updateMany({ where: { id: agentId, serverId }, data: { connected: false, lastSeen: new Date() } });
+  /** The connection closed; a newer connection of the same agent (already recorded) is left alone. */
+  async markDisconnected(agentId: number, connectionId: string): Promise<void> {
+    await this.db.agent.updateMany({ where: { id: agentId, connectionId }, data: { connected: false, lastSeen: new Date() } });
   }
 
   /** Marks several agents offline at once (a server shutting down); agents now held by another server are left alone. */
-  async markManyDisconnected(agentIds: number[], serverId: string): Promise<void> {
-    if (!agentIds.length) return;
-    await this.db.agent.updateMany({ where: { id: { in: agentIds }, serverId }, data: { connected: false, lastSeen: new Date() } });
+  async markManyDisconnected(connectionIds: string[]): Promise<void> {
+    if (!connectionIds.length) return;
+    await this.db.agent.updateMany({ where: { connectionId: { in: connectionIds } }, data: { connected: false, lastSeen: new Date() } });
   }
 
   /** Refreshes last-seen of every agent this server holds, and marks agents of dead servers offline. */
-  async heartbeat(serverId: string, connectedIds: number[]): Promise<void> {
+  async heartbeat(connectionIds: string[]): Promise<void> {
     const now = new Date();
-    if (connectedIds.length) {
-      await this.db.agent.updateMany({ where: { id: { in: connectedIds } }, data: { lastSeen: now, connected: true, serverId } });
+    if (connectionIds.length) {
+      // Keyed by connection: a heartbeat racing with a disconnect cannot mark the agent connected again.
+      await this.db.agent.updateMany({ where: { connectionId: { in: connectionIds }, connected: true }, data: { lastSeen: now } });
     }
     await this.db.agent.updateMany({
       where: { connected: true, lastSeen: { lt: new Date(now.getTime() - OFFLINE_AFTER_MS) } },
@@ -182,6 +186,7 @@ export class AgentsService {
       }
     });
     await Promise.all(ids.map((agentId) => this.bus.publish({ kind: 'agent-status', agentId })));
+    await this.bus.publish({ kind: 'groups-changed' });
     await this.bus.publish({ kind: 'schedule' });
     const rows = await this.findRows({ where: { id: { in: ids } }, orderBy: { id: 'asc' } });
     return this.views(rows);
@@ -215,6 +220,7 @@ export class AgentsService {
       }
     });
     if (body.disabled !== undefined || body.authorized !== undefined) await this.bus.publish({ kind: 'agent-status', agentId: id });
+    if (body.groups || body.authorized) await this.bus.publish({ kind: 'groups-changed' });
     await this.bus.publish({ kind: 'schedule' });
     return this.get(id);
   }

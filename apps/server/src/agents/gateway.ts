@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -34,6 +35,8 @@ export const CloseCode = {
 
 export interface AgentConnection {
   agentId: number;
+  /** Unique per WebSocket; the database remembers which connection is the agent's current one. */
+  connectionId: string;
   socket: WebSocket;
   authorized: boolean;
   disabled: boolean;
@@ -89,7 +92,7 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
     app.get(AGENT_WS_PATH, { websocket: true }, (socket: WebSocket, req: FastifyRequest) => this.accept(socket, req));
     this.pingTimer = setInterval(() => this.pingAll(), this.o.heartbeatMs);
     this.seenTimer = setInterval(() => {
-      this.track(this.o.agents.heartbeat(this.o.serverId, [...this.connections.keys()])).catch((err) => this.o.log.error({ err }, 'agent heartbeat update failed'));
+      this.track(this.o.agents.heartbeat([...this.connections.values()].map((c) => c.connectionId))).catch((err) => this.o.log.error({ err }, 'agent heartbeat update failed'));
     }, Math.min(10_000, this.o.heartbeatMs));
   }
 
@@ -129,7 +132,7 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
     this.helloQueue.splice(0).forEach((start) => start());
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
     if (conns.length) {
-      await this.o.agents.markManyDisconnected(conns.map((c) => c.agentId), this.o.serverId).catch((err) => this.o.log.error({ err }, 'marking agents offline failed'));
+      await this.o.agents.markManyDisconnected(conns.map((c) => c.connectionId)).catch((err) => this.o.log.error({ err }, 'marking agents offline failed'));
     }
   }
 
@@ -220,7 +223,7 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
         this.connections.delete(conn.agentId);
         const id = conn.agentId;
         // While closing, close() marks every agent offline in one update.
-        if (!this.closing) this.track(this.o.agents.markDisconnected(id, this.o.serverId)).catch((err) => log.error({ err }, 'marking agent offline failed'));
+        if (!this.closing) this.track(this.o.agents.markDisconnected(id, conn.connectionId)).catch((err) => log.error({ err }, 'marking agent offline failed'));
         log.info({ agentId: id }, 'agent disconnected');
         this.emit('gone', id);
       }
@@ -248,14 +251,15 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
   private async onHello(socket: WebSocket, hello: HelloMessage, address: string, log: Logger): Promise<AgentConnection> {
     if (this.closing || socket.readyState !== socket.OPEN) throw new HelloAbandoned();
     const settings = await this.o.settings.get();
-    const outcome = await this.o.agents.recordHello(hello, address, this.o.serverId, settings.enrollment_token);
+    const connectionId = randomUUID();
+    const outcome = await this.o.agents.recordHello(hello, address, this.o.serverId, connectionId, settings.enrollment_token);
     if (this.closing || socket.readyState !== socket.OPEN) {
       // Its close event has passed (or close() has taken its list): do not keep it as connected.
-      if (!this.connections.has(outcome.agentId)) await this.o.agents.markDisconnected(outcome.agentId, this.o.serverId);
+      if (!this.connections.has(outcome.agentId)) await this.o.agents.markDisconnected(outcome.agentId, connectionId);
       if (socket.readyState === socket.OPEN) socket.close(CloseCode.shuttingDown, 'server shutting down');
       throw new HelloAbandoned();
     }
-    const conn: AgentConnection = { agentId: outcome.agentId, socket, authorized: outcome.authorized, disabled: outcome.disabled, hello, address };
+    const conn: AgentConnection = { agentId: outcome.agentId, connectionId, socket, authorized: outcome.authorized, disabled: outcome.disabled, hello, address };
     const previous = this.connections.get(conn.agentId);
     if (previous && previous.socket !== socket) previous.socket.close(CloseCode.replaced, 'replaced by a newer connection of the same agent');
     this.pending.delete(socket);

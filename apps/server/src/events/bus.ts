@@ -9,6 +9,8 @@ export type BusEvent =
   | { kind: 'agent-status'; agentId: number }
   /** Scheduling may have become possible (a job queued, an agent freed or changed). */
   | { kind: 'schedule' }
+  /** Group memberships changed: schedulers reload the groups of the agents they hold. */
+  | { kind: 'groups-changed' }
   /** A job an agent holds must be dropped (cancelled, moved elsewhere). */
   | { kind: 'job-cancel'; agentId: number; jobId: number; reason: string };
 

@@ -1,11 +1,19 @@
 import type { Group } from '@kraken/protocol';
 import type { Db } from '../db/prisma';
+import type { EventBus } from '../events/bus';
 import { badRequest, conflict, notFound } from '../http/errors';
 
 export const ALL_GROUP = 'all';
 
 export class GroupsService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly bus?: EventBus,
+  ) {}
+
+  private async changed(): Promise<void> {
+    await this.bus?.publish({ kind: 'groups-changed' });
+  }
 
   async ensureBuiltins(): Promise<void> {
     await this.db.agentsGroup.upsert({ where: { name: ALL_GROUP }, create: { name: ALL_GROUP, builtin: true }, update: { builtin: true } });
@@ -53,6 +61,7 @@ export class GroupsService {
     if (!g) throw notFound(`group ${id}`);
     if (g.builtin) throw badRequest(`group '${g.name}' is built in and cannot be deleted`);
     await this.db.agentsGroup.delete({ where: { id } });
+    await this.changed();
   }
 
   async addAgents(id: number, agentIds: number[]): Promise<Group> {
@@ -61,12 +70,14 @@ export class GroupsService {
     const missing = agentIds.filter((a) => !found.some((f) => f.id === a));
     if (missing.length) throw notFound(`agent(s) ${missing.join(', ')}`);
     await this.db.agentAssignment.createMany({ data: agentIds.map((agentId) => ({ agentId, groupId: id })), skipDuplicates: true });
+    await this.changed();
     return this.get(id);
   }
 
   async removeAgent(id: number, agentId: number): Promise<Group> {
     if (!(await this.db.agentsGroup.findUnique({ where: { id } }))) throw notFound(`group ${id}`);
     await this.db.agentAssignment.deleteMany({ where: { groupId: id, agentId } });
+    await this.changed();
     return this.get(id);
   }
 }

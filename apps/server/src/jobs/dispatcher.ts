@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import {
-  hostInfoSchema,
   type AgentToServerMessage,
   type AssignedJob,
   type JobCancelMessage,
@@ -31,6 +30,9 @@ export interface DispatcherOptions {
 /** A connected agent as the scheduler sees it; only the server holding its socket assigns it work. */
 interface Worker {
   conn: AgentConnection;
+  /** The agent's groups, loaded when it connects and whenever memberships change. */
+  groups: number[];
+  profile: AgentProfile;
   /** Jobs the agent is busy with, until it reports them finished. */
   busy: Set<number>;
   stopping: boolean;
@@ -103,6 +105,8 @@ export class Dispatcher {
   private onBusEvent(ev: BusEvent): void {
     if (this.closed) return;
     if (ev.kind === 'schedule') this.requestPass();
+    else if (ev.kind === 'groups-changed') void this.track(this.reloadGroups([...this.workers.values()]).then(() => this.requestPass()));
+    else if (ev.kind === 'agent-status') this.requestPass(); // the gateway has refreshed authorized/disabled
     else if (ev.kind === 'job-cancel') {
       const reason = (['cancelled', 'timeout', 'moved'].includes(ev.reason) ? ev.reason : 'unknown') as JobCancelMessage['reason'];
       this.o.gateway.send(ev.agentId, { type: 'job-cancel', jobId: ev.jobId, reason });
@@ -115,8 +119,9 @@ export class Dispatcher {
   private async onReady(conn: AgentConnection): Promise<void> {
     const existing = this.workers.get(conn.agentId);
     if (existing?.conn === conn) return this.requestPass();
-    const worker: Worker = { conn, busy: new Set(), stopping: false, lastAssignedAt: 0 };
+    const worker: Worker = { conn, groups: [], profile: profileOf(conn.hello.hostInfo), busy: new Set(), stopping: false, lastAssignedAt: 0 };
     this.workers.set(conn.agentId, worker);
+    await this.reloadGroups([worker]);
     const running = new Set(conn.hello.runningJobs);
     const mine = await this.o.db.job.findMany({ where: { agentId: conn.agentId, state: { in: ACTIVE_STATES } } });
     for (const id of running) {
@@ -135,6 +140,15 @@ export class Dispatcher {
       }
     }
     this.requestPass();
+  }
+
+  private async reloadGroups(workers: Worker[]): Promise<void> {
+    if (!workers.length) return;
+    const rows = await this.o.db.agentAssignment.findMany({
+      where: { agentId: { in: workers.map((w) => w.conn.agentId) } },
+      select: { agentId: true, groupId: true },
+    });
+    for (const w of workers) w.groups = rows.filter((r) => r.agentId === w.conn.agentId).map((r) => r.groupId).sort((a, b) => a - b);
   }
 
   private onGone(agentId: number): void {
@@ -174,18 +188,11 @@ export class Dispatcher {
       (w) => w.conn.authorized && !w.conn.disabled && !w.stopping && w.busy.size < w.conn.hello.slots && w.conn.socket.readyState === w.conn.socket.OPEN,
     );
     if (!free.length) return { more: false, contention: false };
-    const rows = await this.o.db.agent.findMany({
-      where: { id: { in: free.map((w) => w.conn.agentId) }, authorized: true, disabled: false, deletedAt: null },
-      select: { id: true, hostInfo: true, groups: { select: { groupId: true } } },
-    });
-    const candidates = rows
-      .map((r) => ({
-        worker: this.workers.get(r.id)!,
-        groups: r.groups.map((g) => g.groupId).sort((a, b) => a - b),
-        profile: profileOf(hostInfoSchema.safeParse(r.hostInfo).data),
-      }))
-      .filter((c) => c.worker && c.groups.length);
+    const candidates = free.filter((w) => w.groups.length).map((worker) => ({ worker, groups: worker.groups, profile: worker.profile }));
     if (!candidates.length) return { more: false, contention: false };
+    // Most passes (an agent connecting, a job finishing) find nothing queued: one cheap query.
+    const [{ queued }] = await this.o.db.$queryRawUnsafe<{ queued: boolean }[]>(`SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued') AS queued`);
+    if (!queued) return { more: false, contention: false };
 
     // One SQL condition per distinct kind of agent: a job is only claimed if some free agent fits it.
     const kinds = new Map<string, { groups: number[]; profile: AgentProfile }>();
@@ -209,7 +216,16 @@ export class Dispatcher {
          WHERE ${where} ORDER BY queued_at, id LIMIT $${params.length} FOR UPDATE SKIP LOCKED`,
         ...params,
       );
-      const load = new Map(candidates.map((c) => [c.worker, c.worker.busy.size]));
+      // The in-memory flags may lag an administrator's change by a moment: check them in the transaction.
+      const usable = new Set(
+        (
+          await tx.agent.findMany({
+            where: { id: { in: candidates.map((c) => c.worker.conn.agentId) }, authorized: true, disabled: false, deletedAt: null },
+            select: { id: true },
+          })
+        ).map((a) => a.id),
+      );
+      const load = new Map(candidates.map((c) => [c.worker, usable.has(c.worker.conn.agentId) ? c.worker.busy.size : Infinity]));
       for (const job of jobs) {
         let best: (typeof candidates)[number] | undefined;
         for (const c of candidates) {

@@ -24,6 +24,7 @@ export async function startTestServer(
     KRAKEN_SERVER_HOST: '127.0.0.1',
     KRAKEN_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     KRAKEN_BUILTIN_AGENT: '0',
+    KRAKEN_CLICKHOUSE_PORT: '0',
     KRAKEN_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'kraken-server-test-')),
     ...opts.env,
   });
