@@ -133,7 +133,6 @@ export class JobRunner {
     }
     if (entry.cancelReason && status === 'ok') status = 'cancelled';
     await executor?.cleanup().catch((err) => log.warn({ err }, 'job clean-up failed'));
-    await this.o.shipper?.flush(10_000).catch(() => undefined);
     this.o.shipper?.clearSecrets(job.secrets);
     this.report({ type: 'job-finished', jobId: job.id, status, ...(message ? { message: this.mask(job, message) } : {}) });
     log.info({ status }, 'job finished');

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Agent, JobView, RunView } from '@kraken/protocol';
 import type { AgentProcess } from '../test-support/agent-process';
 import { groupOf, startAuthorizedAgents } from '../test-support/agents';
@@ -139,5 +143,29 @@ describe('jobs: scheduling by group, system and executor', () => {
     const wf = await api.ok<{ id: number }>('POST', '/api/workflows', { name: 'from-yaml', schema: yaml }, 201);
     const r = await api.ok<RunView>('POST', `/api/workflows/${wf.id}/runs`, undefined, 201);
     expect(r).toMatchObject({ workflowId: wf.id, name: 'from-yaml', jobsTotal: 1 });
+  });
+
+  it('clones a git repository (a local bare one) in a git step, for the next step to use', async () => {
+    ({ procs } = await startAuthorizedAgents(api, server.url, 1));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kraken-git-'));
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    git('init', '-q', '-b', 'main', 'work');
+    writeFileSync(path.join(dir, 'work', 'README'), 'hello from git\n');
+    execFileSync('git', ['-C', path.join(dir, 'work'), 'add', 'README']);
+    execFileSync('git', ['-C', path.join(dir, 'work'), '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'first']);
+    git('clone', '-q', '--bare', 'work', 'repo.git');
+    const r = await submit([
+      {
+        name: 'checkout',
+        steps: [
+          { tool: 'git', url: path.join(dir, 'repo.git'), branch: 'main' },
+          { tool: 'shell', cmd: 'cat README', cwd: 'repo' },
+        ],
+        environments: [{ system: 'any', agents_group: 'all' }],
+      },
+    ]);
+    const done = await finished(r.id);
+    expect(job(done, 'checkout')).toMatchObject({ completionStatus: 'ok' });
+    expect(job(done, 'checkout').steps[1].outputTail).toBe('hello from git');
   });
 });
