@@ -1,5 +1,5 @@
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
-import { Router, RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
+import { NavigationEnd, Router, RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
 import { MatToolbarModule } from '@angular/material/toolbar';
 import { MatButtonModule } from '@angular/material/button';
 import { MatMenuModule } from '@angular/material/menu';
@@ -102,7 +102,15 @@ export class App {
   protected readonly agentsActive = computed(() => /^\/(agents|groups|discovered|download)/.test(this.url()));
 
   constructor() {
-    this.router.events.subscribe(() => this.url.set(this.router.url));
+    let previousPath: string | null = null;
+    this.router.events.subscribe((ev) => {
+      this.url.set(this.router.url);
+      if (!(ev instanceof NavigationEnd)) return;
+      // After moving to another page, put the keyboard and screen-reader focus on its content.
+      const path = ev.urlAfterRedirects.split(/[?#]/)[0];
+      if (previousPath !== null && path !== previousPath) setTimeout(() => document.getElementById('main')?.focus({ preventScroll: true }));
+      previousPath = path;
+    });
   }
 
   async logout(): Promise<void> {

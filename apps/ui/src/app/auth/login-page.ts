@@ -51,13 +51,24 @@ export class LoginPage {
   protected readonly busy = signal(false);
   protected readonly error = signal<string | null>(null);
 
+  constructor() {
+    // Already logged in (e.g. a bookmark of /login): straight on.
+    void this.auth.check().then((me) => {
+      if (me) void this.router.navigateByUrl(this.returnUrl());
+    });
+  }
+
+  private returnUrl(): string {
+    const back = this.route.snapshot.queryParamMap.get('returnUrl');
+    return back && back.startsWith('/') && !back.startsWith('//') && !back.startsWith('/login') ? back : '/agents';
+  }
+
   async submit(): Promise<void> {
     this.busy.set(true);
     this.error.set(null);
     try {
       await this.auth.login(this.username, this.password);
-      const back = this.route.snapshot.queryParamMap.get('returnUrl');
-      await this.router.navigateByUrl(back && back.startsWith('/') && !back.startsWith('//') ? back : '/agents');
+      await this.router.navigateByUrl(this.returnUrl());
     } catch (err) {
       this.error.set(errorMessage(err, 'Logging in'));
     } finally {
