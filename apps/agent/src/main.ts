@@ -3,6 +3,7 @@ import pino from 'pino';
 import { Agent } from './agent';
 import { AgentConfigError, loadAgentConfig, type AgentOptions } from './config';
 import { AGENT_VERSION } from './version';
+import { installCommand } from './install/install';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`kkagent: ${message}\n`);
@@ -67,5 +68,7 @@ addCommonOptions(program.command('run').description('connect to the server and r
   // Options may come before `run` (the upstream order) or after it.
   await run({ ...program.opts<AgentOptions>(), ...cmd.opts<AgentOptions>() });
 });
+
+program.addCommand(installCommand(() => program.opts()));
 
 program.parseAsync(process.argv).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));

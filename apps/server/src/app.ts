@@ -15,6 +15,7 @@ import { GroupsService } from './groups/groups-service';
 import { registerGroupsRoutes } from './groups/groups-routes';
 import { AgentsService } from './agents/agents-service';
 import { registerAgentsRoutes } from './agents/agents-routes';
+import { registerInstallRoutes } from './install/install-routes';
 import { AgentGateway } from './agents/gateway';
 import { ServerLogs } from './logs/logs';
 import { SERVER_VERSION } from './version';
@@ -82,6 +83,7 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
   registerSettingsRoutes(app, settings);
   registerGroupsRoutes(app, groups);
   registerAgentsRoutes(app, agents);
+  await registerInstallRoutes(app, { settings, config });
   // Job logs: the log intake (HTTP + UDP), the reading API and the live tail (docs/logs.md).
   const logs = await ServerLogs.start(app, { config, settings, log: log.child({ feature: 'logs' }) });
 

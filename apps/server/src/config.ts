@@ -20,6 +20,8 @@ export const serverEnvSchema = z.object({
   /** Address handed to agents for the log intake; defaults to this server's own intake. */
   KRAKEN_CLICKHOUSE_ADDR: z.string().optional(),
   KRAKEN_MINIO_ADDR: z.string().optional(),
+  /** The enrollment token, set at every start (compose: the same value as its agents' KRAKEN_AGENT_TOKEN). */
+  KRAKEN_ENROLLMENT_TOKEN: z.string().min(16, 'at least 16 characters').max(256).optional(),
   /** A ClickHouse server for the logs (HTTP URL); without it, embedded ClickHouse in <data dir>/clickhouse. */
   KRAKEN_CLICKHOUSE_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** UDP port of the log intake for upstream-style datagrams (0: a random port). */
@@ -37,6 +39,7 @@ export interface ServerConfig {
   builtinAgent: boolean;
   clickhouseAddr?: string;
   minioAddr?: string;
+  enrollmentToken?: string;
   clickhouseUrl?: string;
   clickhousePort: number;
   logLevel: ServerEnv['KRAKEN_LOG_LEVEL'];
@@ -58,6 +61,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     builtinAgent: e.KRAKEN_BUILTIN_AGENT,
     clickhouseAddr: e.KRAKEN_CLICKHOUSE_ADDR,
     minioAddr: e.KRAKEN_MINIO_ADDR,
+    enrollmentToken: e.KRAKEN_ENROLLMENT_TOKEN,
     clickhouseUrl: e.KRAKEN_CLICKHOUSE_URL,
     clickhousePort: e.KRAKEN_CLICKHOUSE_PORT,
     logLevel: e.KRAKEN_LOG_LEVEL,
