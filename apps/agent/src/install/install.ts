@@ -26,6 +26,8 @@ export interface InstallOptions {
   source?: string;
   /** Node.js binary the service runs; default: the running one. */
   node?: string;
+  /** Where progress lines go; default stdout. */
+  log?: (line: string) => void;
 }
 
 export interface InstallResult {
@@ -40,7 +42,8 @@ export interface InstallResult {
 }
 
 const flag = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes'].includes(v.toLowerCase());
-const say = (msg: string) => process.stdout.write(`kkagent install: ${msg}\n`);
+const stdoutLine = (line: string) => process.stdout.write(`${line}\n`);
+const say = (msg: string) => stdoutLine(`kkagent install: ${msg}`);
 
 function run(cmd: string, args: string[]): { ok: boolean; out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -110,6 +113,8 @@ const PASS_ENV = ['KRAKEN_AGENT_TOKEN', 'KRAKEN_SERVER_ADDR', 'KRAKEN_CLICKHOUSE
  * values it is given and keeps the rest (the identity in the data dir above all).
  */
 export async function installAgent(opts: InstallOptions, env: NodeJS.ProcessEnv = process.env): Promise<InstallResult | 'elevated'> {
+  const line = opts.log ?? stdoutLine;
+  const say = (msg: string) => line(`kkagent install: ${msg}`);
   const prefix = checkPath('--prefix', opts.prefix ?? env.KRAKEN_INSTALL_PREFIX ?? DEFAULT_PREFIX);
   const unitDir = checkPath('--unit-dir', opts.unitDir ?? env.KRAKEN_INSTALL_UNIT_DIR ?? DEFAULT_UNIT_DIR);
   const user = opts.user ?? env.KRAKEN_INSTALL_USER ?? DEFAULT_USER;
@@ -250,9 +255,9 @@ export async function installAgent(opts: InstallOptions, env: NodeJS.ProcessEnv 
   } else {
     const why = !useSystemd ? '--no-systemd given' : 'systemd is not running here (no /run/systemd/system)';
     say(`${why}: the service was not started. Start it with:`);
-    process.stdout.write(`    sudo systemctl daemon-reload && sudo systemctl enable --now kraken-agent\n`);
-    process.stdout.write(`  or, without systemd:\n`);
-    process.stdout.write(`    sudo sh -c 'set -a; . ${envFile}; exec runuser -u ${user} -- ${node} ${binary} run'\n`);
+    line(`    sudo systemctl daemon-reload && sudo systemctl enable --now kraken-agent`);
+    line(`  or, without systemd:`);
+    line(`    sudo sh -c 'set -a; . ${envFile}; exec runuser -u ${user} -- ${node} ${binary} run'`);
   }
   say(
     values.KRAKEN_AGENT_TOKEN
