@@ -21,6 +21,8 @@ export interface BrowserSession {
   page: Page;
   /** Console errors and failed requests the page reported. */
   problems: string[];
+  /** Every request the page made, as `METHOD url`. */
+  requests: string[];
   screenshot(name: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -47,6 +49,8 @@ export async function openBrowser(viewport = { width: 1280, height: 800 }): Prom
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(`${r.method()} ${r.url()}`));
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
@@ -60,6 +64,7 @@ export async function openBrowser(viewport = { width: 1280, height: 800 }): Prom
     context,
     page,
     problems,
+    requests,
     async screenshot(name: string) {
       const file = path.join(SCREENSHOTS, `${name}.png`);
       await page.screenshot({ path: file, fullPage: true });

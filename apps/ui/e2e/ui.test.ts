@@ -158,6 +158,7 @@ run('web UI in Chromium', () => {
     await jobRow.getByText('running', { exact: true }).waitFor({ timeout: 30_000 });
     await page.getByRole('log').getByText('started-the-ui-test').waitFor({ timeout: 15_000 });
     expect(await page.getByRole('log').getByText('hello-from-the-ui-test').count()).toBe(0);
+    expect(b.requests.some((r) => /^GET .*\/api\/jobs\/\d+\/logs\/stream/.test(r))).toBe(true); // the live tail
     await b.screenshot('10-run-running');
     await jobRow.getByText('ok', { exact: true }).waitFor({ timeout: 60_000 });
     await jobRow.getByRole('link', { name: discovered.name }).waitFor();

@@ -75,6 +75,8 @@ describe('UI routes', () => {
     const fromUi = await fetch(`${base}/api/needs-login`, { headers: { 'x-requested-with': 'XMLHttpRequest' } });
     expect(fromUi.status).toBe(401);
     expect(fromUi.headers.get('www-authenticate')).toBeNull();
+    const fromEventSource = await fetch(`${base}/api/needs-login`, { headers: { accept: 'text/event-stream' } });
+    expect(fromEventSource.headers.get('www-authenticate')).toBeNull();
     const fromCurl = await fetch(`${base}/api/needs-login`);
     expect(fromCurl.headers.get('www-authenticate')).toMatch(/^Basic/);
   });

@@ -32,12 +32,15 @@ const NOT_BUILT_PAGE = (dir: string) => `<!doctype html>
 export async function registerUi(app: FastifyInstance, opts: { dir?: string } = {}): Promise<void> {
   const root = opts.dir ?? uiDir();
 
-  // The UI marks its API calls with `X-Requested-With: XMLHttpRequest`. A 401 with a Basic challenge
-  // would make the browser pop up its own password dialog (and hold the request until it is
-  // answered) instead of letting the UI show its login page, so drop the challenge for those calls.
-  // Other clients (curl, scripts) still get it.
+  // The UI marks its API calls with `X-Requested-With: XMLHttpRequest` (its EventSource log tails,
+  // which cannot set headers, ask for `text/event-stream`). A 401 with a Basic challenge would make
+  // the browser pop up its own password dialog (and hold the request until it is answered) instead
+  // of letting the UI show its login page, so drop the challenge for those calls. Other clients
+  // (curl, scripts) still get it.
   app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode === 401 && req.headers['x-requested-with'] === 'XMLHttpRequest') reply.removeHeader('www-authenticate');
+    if (reply.statusCode === 401 && (req.headers['x-requested-with'] === 'XMLHttpRequest' || req.headers.accept === 'text/event-stream')) {
+      reply.removeHeader('www-authenticate');
+    }
     return payload;
   });
   await app.register(fastifyStatic, { root, serve: false });

@@ -105,7 +105,7 @@ export const RUN_POLL_MS = 2000;
                   </tbody>
                 </table>
                 <h3 class="log-title">Log</h3>
-                <kk-log-view [source]="logSource(j.id)" [live]="j.state !== 'completed'" [label]="'Log of job ' + j.name" />
+                <kk-log-view [source]="logSource(j.id)" [streamUrl]="'/api/jobs/' + j.id + '/logs/stream'" [live]="j.state !== 'completed'" [label]="'Log of job ' + j.name" />
               </ng-template>
             </mat-expansion-panel>
           }

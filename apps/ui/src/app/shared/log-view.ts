@@ -59,6 +59,11 @@ export class LogView {
   readonly pollMs = input(2000);
   readonly label = input('Log');
   readonly emptyText = input('no log lines yet');
+  /**
+   * URL of a Server-Sent Events tail (each event one line, its id a cursor), used while live;
+   * without it, or when the stream fails, the view polls the source instead.
+   */
+  readonly streamUrl = input<string | null>(null);
 
   protected readonly lines = signal<LogLine[]>([]);
   protected readonly error = signal<string | null>(null);
@@ -73,11 +78,15 @@ export class LogView {
   private timer?: ReturnType<typeof setTimeout>;
   private generation = 0;
   private destroyed = false;
+  private events?: EventSource;
+  /** The stream failed for good in this view: poll instead. */
+  private streamBroken = false;
 
   constructor() {
     inject(DestroyRef).onDestroy(() => {
       this.destroyed = true;
       clearTimeout(this.timer);
+      this.closeStream();
     });
     // (Re)start when the source changes; one more fetch when live turns off, to get the last lines.
     effect(() => {
@@ -88,7 +97,10 @@ export class LogView {
       const live = this.live();
       untracked(() => {
         if (live) this.schedule();
-        else void this.fetchNew(this.generation);
+        else {
+          this.closeStream();
+          void this.fetchNew(this.generation);
+        }
       });
     });
   }
@@ -99,6 +111,7 @@ export class LogView {
   }
 
   reload(): void {
+    this.closeStream();
     this.generation++;
     this.keys = new Set();
     this.cursor = null;
@@ -110,11 +123,49 @@ export class LogView {
   private schedule(): void {
     clearTimeout(this.timer);
     if (this.destroyed || !this.live()) return;
+    if (this.openStream()) return;
     const gen = this.generation;
     this.timer = setTimeout(async () => {
       await this.fetchNew(gen);
       if (gen === this.generation) this.schedule();
     }, this.pollMs());
+  }
+
+  /** Follows the SSE tail from the last cursor; false when there is none to follow. */
+  private openStream(): boolean {
+    const base = this.streamUrl();
+    if (!base || this.streamBroken || typeof EventSource === 'undefined') return false;
+    if (this.events) return true;
+    const url = new URL(base, window.location.href);
+    if (this.cursor) url.searchParams.set('cursor', this.cursor);
+    if (this.level()) url.searchParams.set('level', this.level());
+    const gen = this.generation;
+    const es = new EventSource(url.toString(), { withCredentials: true });
+    this.events = es;
+    es.onmessage = (ev: MessageEvent<string>) => {
+      if (gen !== this.generation) return;
+      try {
+        this.add([JSON.parse(ev.data) as LogLine]);
+        if (ev.lastEventId) this.cursor = ev.lastEventId;
+        this.error.set(null);
+      } catch {
+        /* not a log line: ignore */
+      }
+    };
+    es.onerror = () => {
+      // EventSource reconnects by itself (from the last event id); once it gives up, poll instead.
+      if (es.readyState === EventSource.CLOSED && this.events === es) {
+        this.events = undefined;
+        this.streamBroken = true;
+        this.schedule();
+      }
+    };
+    return true;
+  }
+
+  private closeStream(): void {
+    this.events?.close();
+    this.events = undefined;
   }
 
   /** Reads pages from the last cursor until the source has no more. */
