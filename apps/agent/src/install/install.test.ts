@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatEnvFile, parseEnvFile, unitFile } from './files';
@@ -107,6 +107,38 @@ describe('kkagent install as root', () => {
       expect(parseEnvFile(readFileSync(path.join(prefix, 'kraken.env'), 'utf8'))).toMatchObject({ KRAKEN_SERVER_ADDR: 'http://kraken.example.com:6363', KRAKEN_AGENT_TOKEN: 'token-0123456789abcdef' });
     } finally {
       spawnSync('userdel', [user]);
+    }
+  });
+});
+
+describe('kkagent install with systemd running', () => {
+  it('reloads, enables and starts the service; an upgrade restarts it without waiting for its job', async () => {
+    // systemd cannot run on the build machines: a stand-in systemctl records its calls.
+    const root = tmpRoot();
+    const bin = path.join(root, 'bin');
+    const calls = path.join(root, 'calls');
+    const active = path.join(root, 'active');
+    mkdirSync(bin);
+    mkdirSync(path.join(root, 'run-systemd'));
+    writeFileSync(
+      path.join(bin, 'systemctl'),
+      `#!/bin/sh\necho "$*" >> ${calls}\nif [ "$1" = is-active ]; then [ -e ${active} ]; exit $?; fi\nif [ "$1" = start ]; then touch ${active}; fi\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath}`;
+    const lines: string[] = [];
+    const opts = { server: 'http://kraken:6363', prefix: path.join(root, 'opt'), unitDir: path.join(root, 'systemd'), user: os.userInfo().username, source: BUNDLE, systemdRunDir: path.join(root, 'run-systemd'), log: (l: string) => lines.push(l) };
+    try {
+      expect(await installAgent(opts, {})).toMatchObject({ started: true });
+      expect(readFileSync(calls, 'utf8')).toBe('is-active --quiet kraken-agent\ndaemon-reload\nenable kraken-agent\nstart kraken-agent\n');
+      expect(lines.join('\n')).toContain('started the kraken-agent service');
+      writeFileSync(calls, '');
+      expect(await installAgent(opts, {})).toMatchObject({ started: true });
+      expect(readFileSync(calls, 'utf8')).toBe('is-active --quiet kraken-agent\ndaemon-reload\nenable kraken-agent\nrestart --no-block kraken-agent\n');
+      expect(lines.join('\n')).toContain('a running job is let finish first');
+    } finally {
+      process.env.PATH = savedPath;
     }
   });
 });

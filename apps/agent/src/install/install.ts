@@ -26,6 +26,8 @@ export interface InstallOptions {
   source?: string;
   /** Node.js binary the service runs; default: the running one. */
   node?: string;
+  /** The directory whose presence means systemd runs (tests point it elsewhere). */
+  systemdRunDir?: string;
   /** Where progress lines go; default stdout. */
   log?: (line: string) => void;
 }
@@ -46,7 +48,7 @@ const stdoutLine = (line: string) => process.stdout.write(`${line}\n`);
 const say = (msg: string) => stdoutLine(`kkagent install: ${msg}`);
 
 function run(cmd: string, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: process.env });
   return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}`.trim() };
 }
 
@@ -154,7 +156,7 @@ export async function installAgent(opts: InstallOptions, env: NodeJS.ProcessEnv 
     if (os.userInfo().username !== user) reasons.push(`set up and run as user '${user}'`);
     if (!writable(prefix)) reasons.push(`write ${prefix}`);
     if (!writable(unitDir)) reasons.push(`write ${unitPath}`);
-    if (useSystemd && existsSync('/run/systemd/system')) reasons.push('run systemctl');
+    if (useSystemd && existsSync(opts.systemdRunDir ?? '/run/systemd/system')) reasons.push('run systemctl');
     if (reasons.length) return elevate(reasons, env);
   }
 
@@ -244,14 +246,21 @@ export async function installAgent(opts: InstallOptions, env: NodeJS.ProcessEnv 
 
   // 6. Start it.
   let started = false;
-  const systemdRunning = existsSync('/run/systemd/system');
+  const systemdRunning = existsSync(opts.systemdRunDir ?? '/run/systemd/system');
   if (useSystemd && systemdRunning && onPath('systemctl')) {
-    for (const args of [['daemon-reload'], ['enable', 'kraken-agent'], ['restart', 'kraken-agent']]) {
+    // An upgrade restarts a running agent without waiting: it first lets its running job finish.
+    const active = run('systemctl', ['is-active', '--quiet', 'kraken-agent']).ok;
+    const steps = [['daemon-reload'], ['enable', 'kraken-agent'], active ? ['restart', '--no-block', 'kraken-agent'] : ['start', 'kraken-agent']];
+    for (const args of steps) {
       const r = run('systemctl', args);
       if (!r.ok) throw new InstallError(`systemctl ${args.join(' ')} failed: ${r.out}\nSee: journalctl -u kraken-agent`);
     }
     started = true;
-    say('started the kraken-agent service (systemctl status kraken-agent; logs: journalctl -u kraken-agent -f)');
+    say(
+      active
+        ? 'restarting the kraken-agent service with the new version (a running job is let finish first; systemctl status kraken-agent)'
+        : 'started the kraken-agent service (systemctl status kraken-agent; logs: journalctl -u kraken-agent -f)',
+    );
   } else {
     const why = !useSystemd ? '--no-systemd given' : 'systemd is not running here (no /run/systemd/system)';
     say(`${why}: the service was not started. Start it with:`);
