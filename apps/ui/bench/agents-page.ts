@@ -5,7 +5,7 @@
  * postgresql://postgres@127.0.0.1:5432/postgres, a built UI and /usr/bin/chromium).
  * Starts a real server on a fresh database, inserts N authorized agents (all in group `all`),
  * logs in through the page, then measures R times: load /agents until its first row and the
- * paginator total show; sort by last seen; go to the last page; and the API call alone.
+ * paginator total show; load it sorted by last seen; go to the last page; and the API call alone.
  * Figures are printed, not asserted (issue 5's target: first page within 1 s).
  */
 import { randomBytes } from 'node:crypto';
@@ -72,8 +72,7 @@ async function main(): Promise<void> {
       first.push(Date.now() - t);
 
       t = Date.now();
-      await page.getByRole('button', { name: 'State / last seen' }).click();
-      await page.getByRole('button', { name: 'State / last seen' }).click(); // descending: oldest first → the last agent
+      await page.goto(`${server.url}/agents?sort=lastSeen&order=asc`); // oldest first: the last agent inserted
       await page.getByRole('link', { name: `bench-agent-${String(n - 1).padStart(5, '0')}` }).waitFor();
       sort.push(Date.now() - t);
 
@@ -89,7 +88,7 @@ async function main(): Promise<void> {
         `Agents page with ${n} agents, ${runs} runs, Chromium at 1280×800:`,
         `  API first page (30 rows):         ${fmt(apiMs)}`,
         `  page load → first page visible:   ${fmt(first)}   (target < 1000 ms)`,
-        `  sort by last seen (2 clicks):     ${fmt(sort)}`,
+        `  load sorted by last seen:         ${fmt(sort)}`,
         `  jump to the last page:            ${fmt(last)}`,
         '',
       ].join('\n'),

@@ -1,5 +1,6 @@
 import { TestBed } from '@angular/core/testing';
 import { HttpTestingController } from '@angular/common/http/testing';
+import { Router } from '@angular/router';
 import { AgentsPage } from './agents-page';
 import { agent, setup, tick } from '../testing/setup';
 
@@ -45,6 +46,16 @@ describe('AgentsPage', () => {
     expect(http.expectOne((r) => r.url === '/api/agents').request.params.toString()).toBe('authorized=true&offset=0&limit=30&sort=lastSeen&order=desc');
     page.paged({ pageIndex: 2, pageSize: 30, length: 100 });
     expect(http.expectOne((r) => r.url === '/api/agents').request.params.get('offset')).toBe('60');
+  });
+
+  it('keeps the view in the URL and starts from it', async () => {
+    const router = TestBed.inject(Router);
+    const navigate = vi.spyOn(router, 'navigate').mockResolvedValue(true);
+    const fixture = await open();
+    http.expectOne((r) => r.url === '/api/agents').flush({ items: [], total: 100 });
+    fixture.componentInstance.sorted({ active: 'name', direction: 'desc' });
+    http.expectOne((r) => r.url === '/api/agents').flush({ items: [], total: 100 });
+    expect(navigate).toHaveBeenLastCalledWith([], expect.objectContaining({ queryParams: expect.objectContaining({ sort: 'name', order: 'desc', page: null }), replaceUrl: true }));
   });
 
   it('shows an API error in words', async () => {

@@ -1,6 +1,6 @@
 import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
 import { FormsModule } from '@angular/forms';
-import { RouterLink } from '@angular/router';
+import { ActivatedRoute, Router, RouterLink } from '@angular/router';
 import { MatTableModule } from '@angular/material/table';
 import { MatPaginatorModule, PageEvent } from '@angular/material/paginator';
 import { MatSortModule, Sort } from '@angular/material/sort';
@@ -165,6 +165,8 @@ export class AgentsPage {
   private readonly notify = inject(NotifyService);
   private readonly dialog = inject(MatDialog);
   private readonly counts = inject(CountsService);
+  private readonly router = inject(Router);
+  private readonly route = inject(ActivatedRoute);
 
   protected readonly columns = ['id', 'name', 'address', 'system', 'isolation', 'capabilities', 'resources', 'state', 'enabled', 'groups', 'job', 'actions'];
   protected readonly agents = signal<Agent[]>([]);
@@ -188,6 +190,18 @@ export class AgentsPage {
   protected readonly ago = (iso: string | null) => timeAgo(iso);
 
   constructor() {
+    // The view (filter, sort, page) lives in the URL, so reloads, links and Back keep it.
+    const p = this.route.snapshot.queryParamMap;
+    this.q.set(p.get('q') ?? '');
+    const state = p.get('state');
+    if (state === 'connected' || state === 'offline') this.state.set(state);
+    this.group.set(Number(p.get('group')) || 0);
+    const sort = p.get('sort');
+    if (sort && ['id', 'name', 'address', 'lastSeen', 'createdAt', 'state'].includes(sort)) this.sort.set(sort);
+    if (p.get('order') === 'desc') this.order.set('desc');
+    this.pageIndex.set(Math.max(0, Number(p.get('page')) || 0));
+    const size = Number(p.get('size'));
+    if ([10, 30, 100].includes(size)) this.pageSize.set(size);
     poll(() => this.load(), AGENTS_POLL_MS);
     this.api.groups().then(
       (g) => this.groups.set(g.items),
@@ -207,6 +221,20 @@ export class AgentsPage {
       sort: this.sort(),
       order: this.order(),
     };
+  }
+
+  /** Puts the current view into the URL (without a new history entry). */
+  private remember(): void {
+    const queryParams = {
+      q: this.q().trim() || null,
+      state: this.state() || null,
+      group: this.group() || null,
+      sort: this.sort() === 'id' ? null : this.sort(),
+      order: this.order() === 'asc' ? null : this.order(),
+      page: this.pageIndex() || null,
+      size: this.pageSize() === 30 ? null : this.pageSize(),
+    };
+    void this.router.navigate([], { relativeTo: this.route, queryParams, replaceUrl: true });
   }
 
   async load(): Promise<void> {
@@ -232,6 +260,7 @@ export class AgentsPage {
 
   first(): void {
     this.pageIndex.set(0);
+    this.remember();
     void this.load();
   }
 
@@ -244,6 +273,7 @@ export class AgentsPage {
   paged(e: PageEvent): void {
     this.pageIndex.set(e.pageIndex);
     this.pageSize.set(e.pageSize);
+    this.remember();
     void this.load();
   }
 
