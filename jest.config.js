@@ -8,6 +8,9 @@ const common = {
 
 module.exports = {
   testTimeout: 60_000,
+  // Embedded ClickHouse (chdb) keeps native threads alive in the worker that opened it; every test
+  // closes its servers and agents, but the process would never exit by itself.
+  forceExit: true,
   globalSetup: '<rootDir>/scripts/jest-global-setup.js',
   globalTeardown: '<rootDir>/scripts/jest-global-teardown.js',
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],
