@@ -168,4 +168,16 @@ describe('jobs: scheduling by group, system and executor', () => {
     expect(job(done, 'checkout')).toMatchObject({ completionStatus: 'ok' });
     expect(job(done, 'checkout').steps[1].outputTail).toBe('hello from git');
   });
+
+  it('runs as many jobs at once on an agent as it has slots (KRAKEN_AGENT_SLOTS)', async () => {
+    ({ procs } = await startAuthorizedAgents(api, server.url, 1, { env: { KRAKEN_AGENT_SLOTS: '2' } }));
+    const r = await submit([shellJob('a', 'all', 'sleep 1'), shellJob('b', 'all', 'sleep 1'), shellJob('c', 'all', 'sleep 1')]);
+    const busy = await waitFor('two jobs running at once', async () => {
+      const v = await run(r.id);
+      return v.jobs!.filter((j) => j.state === 'running').length === 2 && v;
+    });
+    expect(busy.jobs!.filter((j) => j.state === 'queued')).toHaveLength(1);
+    const done = await finished(r.id);
+    expect(done.jobs!.map((j) => j.completionStatus)).toEqual(['ok', 'ok', 'ok']);
+  });
 });

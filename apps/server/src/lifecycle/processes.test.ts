@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentPage } from '@kraken/protocol';
 import { AgentProcess } from '../test-support/agent-process';
+import { agentBundlePath } from '../builtin-agent/builtin-agent';
 import { ApiClient } from '../test-support/api-client';
 import { TEST_ADMIN_PASSWORD } from '../test-support/server';
 import { freePort, ServerProcess } from '../test-support/server-process';
@@ -31,6 +33,17 @@ describe('the server and agent programs', () => {
     await waitFor('agent retrying', () => noServer.output().includes('server not reachable; retrying'));
     expect(noServer.child.exitCode).toBeNull(); // a network error is never fatal
     await noServer.kill();
+  });
+
+  it('the agent accepts the upstream argument order: kkagent -s URL -d DIR run', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kk-order-'));
+    const child = spawn(process.execPath, [agentBundlePath(), '-s', 'http://127.0.0.1:1', '-d', dataDir, 'run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await waitFor('agent started with the given server and data dir', () => out.includes('server not reachable; retrying'));
+    expect(out).toContain(`"dataDir":"${dataDir}"`);
+    expect(out).toContain('"server":"http://127.0.0.1:1/"');
+    child.kill('SIGKILL');
   });
 
   it('npm start: embedded PostgreSQL and a trusted built-in agent; survives being killed with SIGKILL', async () => {
