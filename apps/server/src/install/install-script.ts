@@ -53,21 +53,24 @@ die() { printf 'kraken-agent-install: ERROR: %s\\n' "$*" >&2; exit 1; }
 say "installing the Kraken agent for server $KRAKEN_URL into $PREFIX"
 
 # 1. Root, or sudo.
+ACCESS="running as root"
 if [ "$(id -u)" = 0 ]; then
   SUDO=
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   SUDO=sudo
+  ACCESS="through sudo"
 elif command -v sudo >/dev/null 2>&1 && [ -t 0 ]; then
   say "sudo will ask for your password"
   sudo -v || die "sudo refused: run this script as root or as a user who may use sudo"
   SUDO=sudo
+  ACCESS="through sudo"
 elif [ "$NO_SYSTEMD" = 1 ] && [ -n "\${KRAKEN_INSTALL_PREFIX:-}" ]; then
   SUDO=
-  say "not root and no sudo: trying without (KRAKEN_INSTALL_PREFIX and KRAKEN_INSTALL_NO_SYSTEMD=1 are set)"
+  ACCESS="none: not root and no sudo; trying without (KRAKEN_INSTALL_PREFIX and KRAKEN_INSTALL_NO_SYSTEMD=1 are set)"
 else
   die "this installer needs root: run it as root, or as a user who may use sudo (sudo is missing or needs a password and there is no terminal)"
 fi
-say "root access: \${SUDO:-running as root}"
+say "root access: $ACCESS"
 
 # 2. Node.js >= 20 (not installed by this script).
 NODE=$(command -v node 2>/dev/null || true)

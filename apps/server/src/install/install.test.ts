@@ -28,12 +28,21 @@ async function fetchScript(server: TestServer, urlPath = '/install/kraken-agent-
   return { res, text: await res.text() };
 }
 
+/** `sh -n`, and shellcheck (POSIX sh mode) where it is installed. */
 function shSyntaxOk(script: string): { ok: boolean; out: string } {
   const file = path.join(tmp('syntax'), 'kraken-agent-install.sh');
   writeFileSync(file, script);
   const r = spawnSync('sh', ['-n', file], { encoding: 'utf8' });
-  return { ok: r.status === 0, out: r.stderr };
+  if (r.status !== 0) return { ok: false, out: r.stderr };
+  const sc = spawnSync('shellcheck', ['-s', 'sh', file], { encoding: 'utf8' });
+  if (sc.error) {
+    if (!warnedShellcheck) console.warn('shellcheck is not installed: the install script was only checked with sh -n (apt-get install shellcheck)');
+    warnedShellcheck = true;
+    return { ok: true, out: '' };
+  }
+  return { ok: sc.status === 0, out: sc.stdout };
 }
+let warnedShellcheck = false;
 
 describe('install routes', () => {
   let server: TestServer;
