@@ -266,7 +266,8 @@ export async function installAgent(opts: InstallOptions, env: NodeJS.ProcessEnv 
     say(`${why}: the service was not started. Start it with:`);
     line(`    sudo systemctl daemon-reload && sudo systemctl enable --now kraken-agent`);
     line(`  or, without systemd:`);
-    line(`    sudo sh -c 'set -a; . ${envFile}; exec runuser -u ${user} -- ${node} ${binary} run'`);
+    // setpriv execs the agent itself (runuser would stay its parent and SIGKILL it 2 s after a SIGTERM).
+    line(`    sudo sh -c 'set -a; . ${envFile}; exec setpriv --reuid=${ids.uid} --regid=${ids.gid} --init-groups -- ${node} ${binary} run'`);
   }
   say(
     values.KRAKEN_AGENT_TOKEN

@@ -53,24 +53,33 @@ export async function registerInstallRoutes(app: FastifyInstance, deps: InstallR
   const token = deps.config?.enrollmentToken;
   if (token && (await deps.settings.get(true)).enrollment_token !== token) await deps.settings.update({ enrollment_token: token });
 
-  const bundlePath = deps.bundlePath ?? agentBundlePath();
+  // Looked up per request: a server installed without the agent package still starts.
+  const bundlePath = () => {
+    if (deps.bundlePath) return deps.bundlePath;
+    try {
+      return agentBundlePath();
+    } catch {
+      return 'node_modules/@kraken/agent/dist/kkagent.js';
+    }
+  };
 
   for (const prefix of ['/install', '/bk/install']) {
     app.get(`${prefix}/agent`, async (_req, reply) => {
+      const file = bundlePath();
       let size: number;
       try {
-        const st = statSync(bundlePath);
+        const st = statSync(file);
         if (!st.isFile()) throw new Error('not a file');
         size = st.size;
       } catch {
-        throw new HttpError(404, 'agent-not-built', `the agent bundle is not built (${bundlePath} is missing): run npm run build on the server`);
+        throw new HttpError(404, 'agent-not-built', `the agent bundle is not built (${file} is missing): run npm run build on the server`);
       }
       return reply
         .type('application/javascript; charset=utf-8')
         .header('content-length', size)
         .header('content-disposition', 'attachment; filename="kkagent"')
         .header('cache-control', 'no-cache')
-        .send(createReadStream(bundlePath));
+        .send(createReadStream(file));
     });
 
     app.get(`${prefix}/kraken-agent-install.sh`, async (req, reply) => {
