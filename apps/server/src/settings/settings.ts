@@ -4,6 +4,8 @@ import { settingsSchema, updateSettingsBodySchema, type Settings, type UpdateSet
 import type { Db } from '../db/prisma';
 import { parseInput } from '../http/errors';
 
+const CACHE_MS = 5000;
+
 export const newEnrollmentToken = () => randomBytes(24).toString('base64url');
 
 const DEFAULTS: Omit<Settings, 'enrollment_token'> = {
@@ -15,6 +17,7 @@ const DEFAULTS: Omit<Settings, 'enrollment_token'> = {
 
 export class SettingsService {
   private cache?: Settings;
+  private cachedAt = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -35,11 +38,13 @@ export class SettingsService {
   }
 
   async get(fresh = false): Promise<Settings> {
-    if (this.cache && !fresh) return this.cache;
+    // Another server process may change settings: a cached copy is trusted for a few seconds only.
+    if (this.cache && !fresh && Date.now() - this.cachedAt < CACHE_MS) return this.cache;
     const rows = await this.db.setting.findMany();
     const raw: Record<string, unknown> = { ...DEFAULTS };
     for (const r of rows) raw[r.name] = r.value;
     this.cache = settingsSchema.parse(raw);
+    this.cachedAt = Date.now();
     return this.cache;
   }
 
