@@ -42,6 +42,7 @@ export class Agent {
       hostInfo: await collectHostInfo(this.config.systemId),
       slots: this.config.slots,
       runningJobs: this.runner.runningJobIds,
+      finishedJobs: this.runner.finishedReports,
     };
   }
 

@@ -10,6 +10,7 @@ import { assignedJobSchema, stepResultSchema, completionStatusSchema } from './j
 export const MAX_FRAME_BYTES = 1024 * 1024;
 export const AGENT_WS_PATH = '/api/agent/ws';
 
+const jobId = z.number().int().positive();
 const secret = z.string().min(32, 'identity secret must be at least 32 characters').max(256);
 
 // ---- agent → server -------------------------------------------------------
@@ -22,11 +23,14 @@ export const helloMessageSchema = z.object({
   token: z.string().max(256).optional(),
   hostInfo: hostInfoSchema,
   slots: z.number().int().min(1).max(64).default(1),
-  /** Jobs the agent is still running, e.g. after it lost its connection (used when jobs exist). */
+  /** Jobs the agent is still running, e.g. after it lost its connection. */
   runningJobs: z.array(z.number().int().positive()).default([]),
+  /**
+   * The final reports of the agent's last few jobs. A report sent just before a connection broke
+   * may never have arrived; the server applies these to jobs it still has as active for this agent.
+   */
+  finishedJobs: z.array(z.lazy(() => finishedJobReportSchema)).max(50).default([]),
 });
-
-const jobId = z.number().int().positive();
 
 /** The agent took the job and is setting it up (work dir, container). */
 export const jobStartedMessageSchema = z.object({ type: z.literal('job-started'), jobId });
@@ -43,6 +47,14 @@ export const jobFinishedMessageSchema = z.object({
   status: completionStatusSchema.extract(['ok', 'failed', 'error', 'cancelled', 'timeout']),
   message: z.string().max(10_000).optional(),
 });
+export const finishedJobReportSchema = z.object({
+  jobId,
+  status: completionStatusSchema.extract(['ok', 'failed', 'error', 'cancelled', 'timeout']),
+  message: z.string().max(10_000).optional(),
+  steps: z.array(z.object({ index: z.number().int().min(0), result: stepResultSchema })),
+});
+export type FinishedJobReport = z.infer<typeof finishedJobReportSchema>;
+
 /** Graceful stop: the agent takes no new jobs from now on. */
 export const stoppingMessageSchema = z.object({ type: z.literal('stopping') });
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { AgentToServerMessage, AssignedJob, AssignedStep, JobCancelMessage, StepResult } from '@kraken/protocol';
+import type { AgentToServerMessage, AssignedJob, AssignedStep, FinishedJobReport, JobCancelMessage, StepResult } from '@kraken/protocol';
 import { createExecutor, jobDirPath, pruneJobDirs, type CommandOutcome, type Executor } from '../executors';
 import { commandsForStep } from '../tools';
 import type { LogShipper } from '../logs/shipper';
@@ -38,11 +38,17 @@ export class JobRunner {
   private readonly running = new Map<number, RunningJob>();
   private readonly outbox: AgentToServerMessage[] = [];
   private readonly recent: number[] = [];
+  /** Final reports of the last jobs, repeated in every hello in case one was lost with a connection. */
+  private readonly finished: FinishedJobReport[] = [];
 
   constructor(private readonly o: JobRunnerOptions) {}
 
   get runningJobIds(): number[] {
     return [...this.running.keys()];
+  }
+
+  get finishedReports(): FinishedJobReport[] {
+    return [...this.finished];
   }
 
   get idle(): boolean {
@@ -114,6 +120,7 @@ export class JobRunner {
     let status: JobStatus = 'ok';
     let message: string | undefined;
     let executor: Executor | undefined;
+    const stepResults: FinishedJobReport['steps'] = [];
     try {
       executor = createExecutor(job.executor);
       await executor.prepare(job, jobDir);
@@ -126,6 +133,7 @@ export class JobRunner {
     for (const step of job.steps) {
       if (status !== 'ok' || !executor) break;
       const result = await this.runStep(job, step, executor, deadline, abort.signal, entry);
+      stepResults.push({ index: step.index, result });
       if (result.status !== 'ok') {
         status = result.status === 'failed' ? 'failed' : result.status;
         message = result.message ?? `step ${step.index} ${result.status}${result.exitCode !== null ? ` with exit code ${result.exitCode}` : ''}`;
@@ -134,7 +142,12 @@ export class JobRunner {
     if (entry.cancelReason && status === 'ok') status = 'cancelled';
     await executor?.cleanup().catch((err) => log.warn({ err }, 'job clean-up failed'));
     this.o.shipper?.clearSecrets(job.secrets);
-    this.report({ type: 'job-finished', jobId: job.id, status, ...(message ? { message: this.mask(job, message) } : {}) });
+    const final = { jobId: job.id, status, ...(message ? { message: this.mask(job, message) } : {}) };
+    // Kept small: these ride along in every hello, whose frame size is limited.
+    const brief = stepResults.map((s) => ({ index: s.index, result: { ...s.result, outputTail: s.result.outputTail.slice(-1024) } }));
+    this.finished.push({ ...final, steps: brief });
+    while (this.finished.length > 5) this.finished.shift();
+    this.report({ type: 'job-finished', ...final });
     log.info({ status }, 'job finished');
     this.recent.push(job.id);
     while (this.recent.length > (this.o.keepJobDirs ?? 5)) this.recent.shift();

@@ -1,55 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { AGENT_WS_PATH, MAX_FRAME_BYTES, type HelloMessage } from '@kraken/protocol';
+import { MAX_FRAME_BYTES } from '@kraken/protocol';
+import { hello, RawClient } from '../test-support/raw-agent';
 import { ApiClient } from '../test-support/api-client';
 import { startTestServer, type TestServer } from '../test-support/server';
 import { waitFor } from '../test-support/wait';
-
-function hello(secret = randomBytes(32).toString('base64url')): HelloMessage {
-  return {
-    type: 'hello',
-    secret,
-    hostInfo: {
-      hostname: 'sim-1',
-      system: 'debian-12',
-      systemType: 'linux',
-      distroName: 'debian',
-      distroVersion: '12',
-      isolation: 'bare-metal',
-      capabilities: {},
-      cpus: 2,
-      memoryMb: 1024,
-      agentVersion: 'test',
-    },
-    slots: 1,
-    runningJobs: [],
-  };
-}
-
-/** A raw protocol client, to send what a real agent never would. */
-class RawClient {
-  readonly ws: WebSocket;
-  readonly messages: any[] = [];
-  closed?: { code: number; reason: string };
-  constructor(url: string) {
-    this.ws = new WebSocket(url.replace(/^http/, 'ws') + AGENT_WS_PATH);
-    this.ws.on('message', (d) => this.messages.push(JSON.parse(d.toString())));
-    this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
-    this.ws.on('error', () => undefined);
-  }
-  open() {
-    return new Promise<void>((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-  }
-  send(data: string | object) {
-    this.ws.send(typeof data === 'string' ? data : JSON.stringify(data));
-  }
-  next(type: string) {
-    return waitFor(`a '${type}' message`, () => this.messages.find((m) => m.type === type), 5000);
-  }
-}
 
 describe('agent gateway: bad frames', () => {
   let server: TestServer;

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import { AGENT_WS_PATH, type HelloMessage } from '@kraken/protocol';
+import { waitFor } from './wait';
+
+/** A valid hello of a simulated agent. */
+export function hello(secret = randomBytes(32).toString('base64url'), extra: Partial<HelloMessage> = {}): HelloMessage {
+  return {
+    type: 'hello',
+    secret,
+    hostInfo: {
+      hostname: 'sim-1',
+      system: 'debian-12',
+      systemType: 'linux',
+      distroName: 'debian',
+      distroVersion: '12',
+      isolation: 'bare-metal',
+      capabilities: {},
+      cpus: 2,
+      memoryMb: 1024,
+      agentVersion: 'test',
+    },
+    slots: 1,
+    runningJobs: [],
+    finishedJobs: [],
+    ...extra,
+  };
+}
+
+/** A protocol-level agent client, to send what a real agent never would (or to simulate one). */
+export class RawClient {
+  readonly ws: WebSocket;
+  readonly messages: any[] = [];
+  closed?: { code: number; reason: string };
+  constructor(url: string) {
+    this.ws = new WebSocket(url.replace(/^http/, 'ws') + AGENT_WS_PATH);
+    this.ws.on('message', (d) => this.messages.push(JSON.parse(d.toString())));
+    this.ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+    this.ws.on('error', () => undefined);
+  }
+  open() {
+    return new Promise<void>((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+  send(data: string | object) {
+    this.ws.send(typeof data === 'string' ? data : JSON.stringify(data));
+  }
+  next(type: string) {
+    return waitFor(`a '${type}' message`, () => this.messages.find((m) => m.type === type), 5000);
+  }
+}
+
