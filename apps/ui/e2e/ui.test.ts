@@ -133,8 +133,16 @@ run('web UI in Chromium', () => {
     await menu('Download');
     await page.getByRole('heading', { name: 'Download the agent' }).waitFor();
     await page.getByText(`KRAKEN_SERVER_ADDR=${server.url}`).waitFor();
-    await page.getByText(`curl -fsSL ${server.url}/install/kraken-agent-install.sh`).waitFor();
+    await page.getByText(`curl -fsSL ${server.url}/install/kraken-agent-install.sh | sudo sh`).waitFor();
+    await page.getByRole('checkbox', { name: /Include the enrollment token/ }).check();
+    const token = ((await api.request('GET', '/api/settings')).body as { enrollment_token: string }).enrollment_token;
+    await page.getByText(`curl -fsSL ${server.url}/install/kraken-agent-install.sh | sudo KRAKEN_AGENT_TOKEN=${token} sh`).waitFor();
     await b.screenshot('08-download');
+    // The link on the page is the server's install script.
+    const href = await page.getByRole('link', { name: 'install script' }).getAttribute('href');
+    const script = await fetch(href!);
+    expect(script.status).toBe(200);
+    expect(await script.text()).toMatch(/^#!/);
 
     // Runs: the editor shows schema errors by path before anything is sent.
     const runsApi = await api.request('GET', '/api/runs');

@@ -3,6 +3,7 @@ import { RouterLink } from '@angular/router';
 import { MatButtonModule } from '@angular/material/button';
 import { MatIconModule } from '@angular/material/icon';
 import { MatCardModule } from '@angular/material/card';
+import { MatCheckboxModule } from '@angular/material/checkbox';
 import { ApiService } from '../api/api.service';
 import { NotifyService } from '../core/notify.service';
 import { errorMessage } from '../core/errors';
@@ -15,19 +16,27 @@ export function serverAddress(serverUrl: string | undefined, origin: string): st
 /** The agent's container image (see docker-compose.yaml). */
 export const AGENT_IMAGE = 'kraken/agent';
 
-export function installCommands(server: string): { curl: string; wget: string; docker: string } {
+/** The one-line install commands (see docs/agents.md); with a token the agent is authorized at once. */
+export function installCommands(server: string, token?: string): { curl: string; wget: string; docker: string } {
   const script = `${server}/install/kraken-agent-install.sh`;
+  const env = token ? ` KRAKEN_AGENT_TOKEN=${token}` : '';
   return {
-    curl: `curl -fsSL ${script} | sudo bash`,
-    wget: `wget -qO- ${script} | sudo bash`,
-    docker: `docker run -d --name kraken-agent --restart unless-stopped -e KRAKEN_SERVER_ADDR=${server} -v /var/run/docker.sock:/var/run/docker.sock -v kraken-agent-data:/data ${AGENT_IMAGE}`,
+    curl: `curl -fsSL ${script} | sudo${env} sh`,
+    wget: `wget -qO- ${script} | sudo${env} sh`,
+    docker: [
+      'docker run -d --name kraken-agent --restart unless-stopped',
+      `-e KRAKEN_SERVER_ADDR=${server}`,
+      ...(token ? [`-e KRAKEN_AGENT_TOKEN=${token}`] : []),
+      '-v /var/run/docker.sock:/var/run/docker.sock -v kraken-agent-data:/data',
+      AGENT_IMAGE,
+    ].join(' '),
   };
 }
 
 @Component({
   selector: 'kk-download-page',
   changeDetection: ChangeDetectionStrategy.OnPush,
-  imports: [RouterLink, MatButtonModule, MatIconModule, MatCardModule],
+  imports: [RouterLink, MatButtonModule, MatIconModule, MatCardModule, MatCheckboxModule],
   template: `
     <div class="page">
       <h1>Download the agent</h1>
@@ -43,11 +52,16 @@ export function installCommands(server: string): { curl: string; wget: string; d
         }
         A new agent waits on the <a routerLink="/discovered">Discovered</a> page until you authorize it.
       </p>
+      <p>
+        <mat-checkbox [checked]="withToken()" (change)="withToken.set($event.checked)" [disabled]="!token()">
+          Include the enrollment token: the new agent is authorized at once (keep these commands private)
+        </mat-checkbox>
+      </p>
       <div class="grid-2">
         <mat-card appearance="outlined">
           <mat-card-header><mat-card-title><h2>For Linux</h2></mat-card-title></mat-card-header>
           <mat-card-content>
-            <p>Install the agent as a service with the <a [href]="script()">install script</a>:</p>
+            <p>Install the agent as a systemd service with the <a [href]="script()">install script</a> (needs Node.js 20 or later on the machine):</p>
             <div class="cmd"><pre aria-label="curl install command">{{ cmds().curl }}</pre><button mat-icon-button type="button" (click)="copy(cmds().curl)" aria-label="Copy curl command"><mat-icon aria-hidden="true">content_copy</mat-icon></button></div>
             <p>or with wget:</p>
             <div class="cmd"><pre aria-label="wget install command">{{ cmds().wget }}</pre><button mat-icon-button type="button" (click)="copy(cmds().wget)" aria-label="Copy wget command"><mat-icon aria-hidden="true">content_copy</mat-icon></button></div>
@@ -72,15 +86,20 @@ export class DownloadPage {
   private readonly api = inject(ApiService);
   private readonly notify = inject(NotifyService);
   private readonly serverUrl = signal<string>('');
+  protected readonly token = signal<string>('');
+  protected readonly withToken = signal(false);
   protected readonly error = signal<string | null>(null);
   protected readonly configured = computed(() => !!this.serverUrl().trim());
   protected readonly server = computed(() => serverAddress(this.serverUrl(), window.location.origin));
-  protected readonly cmds = computed(() => installCommands(this.server()));
+  protected readonly cmds = computed(() => installCommands(this.server(), this.withToken() ? this.token() : undefined));
   protected readonly script = computed(() => `${this.server()}/install/kraken-agent-install.sh`);
 
   constructor() {
     this.api.settings().then(
-      (s) => this.serverUrl.set(s.server_url),
+      (s) => {
+        this.serverUrl.set(s.server_url);
+        this.token.set(s.enrollment_token);
+      },
       (err) => this.error.set(errorMessage(err, 'Loading the server URL')),
     );
   }
