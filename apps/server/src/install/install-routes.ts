@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Settings } from '@kraken/protocol';
 import { agentBundlePath } from '../builtin-agent/builtin-agent';
@@ -43,6 +43,23 @@ export function serverUrlFor(req: FastifyRequest, setting: string): { url: strin
   return { url: `${scheme}://${host}`, source: 'request' };
 }
 
+let cached: { file: string; mtimeMs: number; size: number; data: Buffer } | undefined;
+
+/** The bundle (about 5 MB), kept in memory until the file changes (a rebuild). */
+async function readBundle(file: string): Promise<Buffer> {
+  let st;
+  try {
+    st = await stat(file);
+    if (!st.isFile()) throw new Error('not a file');
+  } catch {
+    throw new HttpError(404, 'agent-not-built', `the agent bundle is not built (${file} is missing): run npm run build on the server`);
+  }
+  if (!cached || cached.file !== file || cached.mtimeMs !== st.mtimeMs || cached.size !== st.size) {
+    cached = { file, mtimeMs: st.mtimeMs, size: st.size, data: await readFile(file) };
+  }
+  return cached.data;
+}
+
 /**
  * Public files for setting up agents (no session; the auth hook lets every non-/api path through):
  * `GET /install/agent` (the kkagent bundle) and `GET /install/kraken-agent-install.sh` (the
@@ -65,21 +82,12 @@ export async function registerInstallRoutes(app: FastifyInstance, deps: InstallR
 
   for (const prefix of ['/install', '/bk/install']) {
     app.get(`${prefix}/agent`, async (_req, reply) => {
-      const file = bundlePath();
-      let size: number;
-      try {
-        const st = statSync(file);
-        if (!st.isFile()) throw new Error('not a file');
-        size = st.size;
-      } catch {
-        throw new HttpError(404, 'agent-not-built', `the agent bundle is not built (${file} is missing): run npm run build on the server`);
-      }
+      const data = await readBundle(bundlePath());
       return reply
         .type('application/javascript; charset=utf-8')
-        .header('content-length', size)
         .header('content-disposition', 'attachment; filename="kkagent"')
         .header('cache-control', 'no-cache')
-        .send(createReadStream(file));
+        .send(data); // a Buffer: Fastify sets content-length
     });
 
     app.get(`${prefix}/kraken-agent-install.sh`, async (req, reply) => {
