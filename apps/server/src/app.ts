@@ -60,7 +60,7 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
   const serverId = randomUUID();
 
   const settings = new SettingsService(db);
-  await settings.init();
+  await settings.init(config.enrollmentToken);
   const groups = new GroupsService(db, bus);
   await groups.ensureBuiltins();
   await ensureAdminUser(db, log, config.adminPassword);
@@ -83,7 +83,7 @@ export async function startServer({ config, databaseUrl, log, heartbeatMs = 10_0
   registerSettingsRoutes(app, settings);
   registerGroupsRoutes(app, groups);
   registerAgentsRoutes(app, agents);
-  await registerInstallRoutes(app, { settings, config });
+  await registerInstallRoutes(app, { settings });
   // Job logs: the log intake (HTTP + UDP), the reading API and the live tail (docs/logs.md).
   const logs = await ServerLogs.start(app, { config, settings, log: log.child({ feature: 'logs' }) });
 

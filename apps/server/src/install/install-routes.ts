@@ -8,8 +8,6 @@ import { installScript } from './install-script';
 
 export interface InstallRoutesDeps {
   settings: { get(fresh?: boolean): Promise<Settings>; update(changes: { enrollment_token?: string }): Promise<Settings> };
-  /** The server's configuration: `enrollmentToken` (KRAKEN_ENROLLMENT_TOKEN) is applied at start. */
-  config?: { enrollmentToken?: string };
   /** The kkagent bundle served at /install/agent; default: the agent package's dist/kkagent.js. */
   bundlePath?: string;
 }
@@ -66,10 +64,6 @@ async function readBundle(file: string): Promise<Buffer> {
  * installer with this server's address in it), also under `/bk/install/` as upstream has them.
  */
 export async function registerInstallRoutes(app: FastifyInstance, deps: InstallRoutesDeps): Promise<void> {
-  // Compose and other scripted set-ups fix the enrollment token by env, so their agents enroll at start.
-  const token = deps.config?.enrollmentToken;
-  if (token && (await deps.settings.get(true)).enrollment_token !== token) await deps.settings.update({ enrollment_token: token });
-
   // Looked up per request: a server installed without the agent package still starts.
   const bundlePath = () => {
     if (deps.bundlePath) return deps.bundlePath;

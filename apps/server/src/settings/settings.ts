@@ -21,8 +21,12 @@ export class SettingsService {
 
   constructor(private readonly db: Db) {}
 
-  /** Creates missing settings (a fresh enrollment token at the first start). */
-  async init(): Promise<Settings> {
+  /**
+   * Creates missing settings (a fresh enrollment token at the first start). A token given by env
+   * (KRAKEN_ENROLLMENT_TOKEN: compose and other scripted set-ups) replaces the stored one, so
+   * agents started with it enroll at once.
+   */
+  async init(envToken?: string): Promise<Settings> {
     const rows = await this.db.setting.findMany();
     const have = new Set(rows.map((r) => r.name));
     const missing: Partial<Settings> = {};
@@ -34,6 +38,7 @@ export class SettingsService {
         skipDuplicates: true,
       });
     }
+    if (envToken && (await this.get(true)).enrollment_token !== envToken) await this.update({ enrollment_token: envToken });
     return this.get(true);
   }
 
