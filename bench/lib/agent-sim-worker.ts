@@ -11,6 +11,24 @@ import type { ConnectRequest, ConnectResult, WorkerStatus } from './agent-sim';
 const sockets = new Set<WebSocket>();
 const status: WorkerStatus = { ev: 'status', open: 0, closedAfterWelcome: 0, closeCodes: {}, pings: 0, messages: {} };
 let closing = false;
+/** `job-assign`s received: job id and epoch ms (sub-ms) of arrival, for JobsReport. */
+const received: [number, number][] = [];
+let cancels = 0;
+const nowEpochMs = () => performance.timeOrigin + performance.now();
+
+/**
+ * With `completeJobs`, an agent finishes every assigned job at once: job-started, then
+ * step-started and step-finished (ok, exit code 0) for each step, then job-finished ok.
+ */
+function completeJob(ws: WebSocket, job: { id: number; steps: { index: number }[] }): void {
+  const jobId = job.id;
+  ws.send(JSON.stringify({ type: 'job-started', jobId }));
+  for (const s of job.steps) {
+    ws.send(JSON.stringify({ type: 'step-started', jobId, index: s.index }));
+    ws.send(JSON.stringify({ type: 'step-finished', jobId, index: s.index, result: { status: 'ok', exitCode: 0, durationMs: 0, outputTail: '' } }));
+  }
+  ws.send(JSON.stringify({ type: 'job-finished', jobId, status: 'ok' }));
+}
 
 const send = (m: object) => process.send?.(m);
 
@@ -44,7 +62,8 @@ function connectOnce(req: ConnectRequest, index: number, secret: string): Promis
     });
     ws.on('ping', () => status.pings++);
     ws.on('message', (data) => {
-      let msg: { type?: string; authorized?: boolean; code?: string; message?: string };
+      const at = nowEpochMs();
+      let msg: { type?: string; authorized?: boolean; code?: string; message?: string; job?: { id: number; steps: { index: number }[] } };
       try {
         msg = JSON.parse(data.toString());
       } catch {
@@ -66,6 +85,10 @@ function connectOnce(req: ConnectRequest, index: number, secret: string): Promis
       }
       const type = msg.type ?? '?';
       status.messages[type] = (status.messages[type] ?? 0) + 1;
+      if (type === 'job-assign' && msg.job) {
+        received.push([msg.job.id, at]);
+        if (req.completeJobs) completeJob(ws, msg.job);
+      } else if (type === 'job-cancel') cancels++;
     });
     ws.on('error', (err) => {
       if (!welcomed) {
@@ -131,6 +154,7 @@ async function connectAll(req: ConnectRequest): Promise<void> {
 process.on('message', (m: { cmd: string } & Partial<ConnectRequest>) => {
   if (m.cmd === 'connect') void connectAll(m as ConnectRequest);
   else if (m.cmd === 'status') send({ ...status });
+  else if (m.cmd === 'jobs') send({ ev: 'jobs', received, cancels });
   else if (m.cmd === 'close') {
     closing = true;
     for (const s of sockets) s.close(1000, 'benchmark done');

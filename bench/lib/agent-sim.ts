@@ -22,6 +22,15 @@ export interface ConnectRequest {
   /** Attempts per agent when the connection fails before the welcome. */
   attempts: number;
   timeoutMs: number;
+  /** Complete every assigned job at once (job-started, step-started/-finished ok, job-finished ok). */
+  completeJobs?: boolean;
+}
+
+/** The `job-assign`s a worker's agents received: [job id, epoch ms of arrival], and job-cancels. */
+export interface JobsReport {
+  ev: 'jobs';
+  received: [number, number][];
+  cancels: number;
 }
 
 export interface ConnectResult {
@@ -48,7 +57,7 @@ export interface WorkerStatus {
   messages: Record<string, number>;
 }
 
-type FromWorker = ConnectResult | WorkerStatus | { ev: 'progress'; welcomed: number; failed: number } | { ev: 'closed' };
+type FromWorker = ConnectResult | WorkerStatus | JobsReport | { ev: 'progress'; welcomed: number; failed: number } | { ev: 'closed' };
 
 export class AgentSimWorker {
   readonly child: ChildProcess;
@@ -99,6 +108,10 @@ export class AgentSimWorker {
     return this.request<WorkerStatus>({ cmd: 'status' }, 'status', 10_000);
   }
 
+  jobs(): Promise<JobsReport> {
+    return this.request<JobsReport>({ cmd: 'jobs' }, 'jobs', 10_000);
+  }
+
   /** Closes every client and ends the worker (SIGKILL if it does not end in time). */
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -137,7 +150,7 @@ export class AgentFleet {
   }
 
   /** Connects `count` agents; resolves when every one got its welcome or failed for good. */
-  async connect(o: { wsUrl: string; token?: string; count: number; concurrency: number; attempts?: number; timeoutMs: number; onProgress?: (welcomed: number, failed: number) => void }): Promise<FleetConnectResult> {
+  async connect(o: { wsUrl: string; token?: string; count: number; concurrency: number; attempts?: number; timeoutMs: number; completeJobs?: boolean; onProgress?: (welcomed: number, failed: number) => void }): Promise<FleetConnectResult> {
     const n = this.workers.length;
     const meters = this.workers.map((w) => new CpuMeter(w.pid));
     const progress = o.onProgress
@@ -149,7 +162,7 @@ export class AgentFleet {
       const results = await Promise.all(
         this.workers.map((w, i) => {
           const count = Math.floor(o.count / n) + (i < o.count % n ? 1 : 0);
-          const req = { wsUrl: o.wsUrl, token: o.token, count, offset, concurrency: Math.max(1, Math.ceil(o.concurrency / n)), attempts: o.attempts ?? 3, timeoutMs: o.timeoutMs };
+          const req = { wsUrl: o.wsUrl, token: o.token, count, offset, concurrency: Math.max(1, Math.ceil(o.concurrency / n)), attempts: o.attempts ?? 3, timeoutMs: o.timeoutMs, completeJobs: o.completeJobs };
           offset += count;
           return w.connect(req).then((r) => ({ r, count }));
         }),
@@ -185,6 +198,12 @@ export class AgentFleet {
       pings: all.reduce((a, s) => a + s.pings, 0),
       messages: sum((s) => s.messages),
     };
+  }
+
+  /** Every job-assign received by the fleet so far ([job id, epoch ms]) and the job-cancels. */
+  async jobs(): Promise<{ received: [number, number][]; cancels: number }> {
+    const all = await Promise.all(this.workers.map((w) => w.jobs()));
+    return { received: all.flatMap((r) => r.received), cancels: all.reduce((a, r) => a + r.cancels, 0) };
   }
 
   close(): Promise<void[]> {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { readCpuSeconds } from './proc';
 
 /**
  * Work PostgreSQL did for one database (pg_stat_database, pg_stat_user_tables): take a snapshot
@@ -47,4 +48,48 @@ export function formatPgDelta(d: PgSnapshot): string {
     .map(([n, v]) => `${n}: ${v.rowsRead} read, ${v.inserts} ins, ${v.updates} upd`)
     .join('; ');
   return `${d.commits} commits; ${t}`;
+}
+
+/**
+ * CPU used by the PostgreSQL backends serving one database (the server's pool), read from
+ * /proc/<pid>/stat of the pids in pg_stat_activity (PostgreSQL on this machine, readable /proc).
+ * Backends that end between start and read are not counted.
+ */
+export class PgBackendCpuMeter {
+  private constructor(
+    private readonly databaseUrl: string,
+    private readonly start: Map<number, number>,
+    private readonly startWall: number,
+  ) {}
+
+  static async start(databaseUrl: string): Promise<PgBackendCpuMeter> {
+    return new PgBackendCpuMeter(databaseUrl, await backendCpu(databaseUrl), performance.now());
+  }
+
+  async read(): Promise<{ percent: number; cpuSeconds: number; backends: number }> {
+    const now = await backendCpu(this.databaseUrl);
+    let cpu = 0;
+    for (const [pid, s] of now) cpu += s - (this.start.get(pid) ?? 0);
+    const wall = (performance.now() - this.startWall) / 1000;
+    return { percent: wall > 0 ? (100 * cpu) / wall : 0, cpuSeconds: cpu, backends: now.size };
+  }
+}
+
+async function backendCpu(databaseUrl: string): Promise<Map<number, number>> {
+  const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  await c.connect();
+  try {
+    const r = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    const out = new Map<number, number>();
+    for (const { pid } of r.rows) {
+      try {
+        out.set(pid, readCpuSeconds(pid));
+      } catch {
+        /* gone, or not on this machine */
+      }
+    }
+    return out;
+  } finally {
+    await c.end();
+  }
 }

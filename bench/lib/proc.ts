@@ -112,3 +112,14 @@ export class MachineCpuMeter {
     return { coresBusy: share * os.cpus().length, percentOfMachine: 100 * share };
   }
 }
+
+/** I/O counters of a process (/proc/<pid>/io): read/write system calls so far, e.g. to count round trips per job. */
+export function readIo(pid: number): { syscr: number; syscw: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const n = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    return { syscr: n('syscr'), syscw: n('syscw') };
+  } catch {
+    return { syscr: NaN, syscw: NaN };
+  }
+}

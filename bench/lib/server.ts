@@ -74,8 +74,16 @@ export interface BenchServer {
   /** Output lines of the server (the last 2,000) and the total count. */
   lines: string[];
   lineCount: number;
-  /** Calls the REST API with HTTP Basic admin auth; throws on a status other than `expect`. */
+  /**
+   * Calls the REST API with HTTP Basic admin auth (or the session of `login()`); throws on a
+   * status other than `expect`.
+   */
   api<T = any>(method: string, apiPath: string, body?: unknown, expect?: number): Promise<T>;
+  /**
+   * Logs in as admin (POST /api/auth/login): later `api()` calls use the session cookie instead of
+   * HTTP Basic, whose password check (scrypt) costs the server CPU on every request.
+   */
+  login(): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with how it exited. */
   stop(graceMs?: number): Promise<string>;
 }
@@ -110,6 +118,7 @@ export async function startBenchServer(opts: BenchServerOptions = {}): Promise<B
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)));
   let exitedWith: string | undefined;
   void exited.then((how) => (exitedWith = how));
+  let cookie: string | undefined;
 
   const server: BenchServer = {
     child,
@@ -126,15 +135,31 @@ export async function startBenchServer(opts: BenchServerOptions = {}): Promise<B
       const res = await fetch(server.url + apiPath, {
         method,
         headers: {
-          authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}`,
+          ...(cookie ? { cookie } : { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` }),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });
       const text = await res.text();
-      if (res.status !== expect) throw new Error(`${method} ${apiPath} → ${res.status} ${text.slice(0, 500)}`);
+      if (res.status !== expect) {
+        // A 5xx says "see the server log": bring its last error along.
+        const logged = res.status >= 500 ? server.lines.filter((l) => /"level":50|"err"/.test(l)).slice(-1)[0] : undefined;
+        throw new Error(`${method} ${apiPath} → ${res.status} ${text.slice(0, 500)}${logged ? `\nserver log: ${logged.slice(0, 1500)}` : ''}`);
+      }
       return text ? JSON.parse(text) : undefined;
+    },
+    async login() {
+      const res = await fetch(`${server.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: adminPassword }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (res.status !== 200) throw new Error(`POST /api/auth/login → ${res.status} ${(await res.text()).slice(0, 300)}`);
+      const set = res.headers.getSetCookie().map((c) => c.split(';')[0]);
+      if (!set.length) throw new Error('POST /api/auth/login set no cookie');
+      cookie = set.join('; ');
     },
     async stop(graceMs = 10_000) {
       if (exitedWith) return exitedWith;
