@@ -168,6 +168,7 @@ export class JobRunner {
     const writer = this.o.shipper?.writer({ run: job.runId, job: job.id, step: step.index, tool: step.tool, service: 'tool' });
     let outcome: CommandOutcome = { status: 'exited', exitCode: 0 };
     let message: string | undefined;
+    let wrote = false;
     try {
       for (const cmd of commandsForStep(step)) {
         const left = deadline - Date.now();
@@ -179,6 +180,7 @@ export class JobRunner {
           onLine: (line) => {
             const masked = this.mask(job, line);
             tail.push(masked);
+            wrote = true;
             writer?.write(masked);
           },
           signal,
@@ -196,7 +198,8 @@ export class JobRunner {
     } else if (outcome.status === 'timeout') {
       message = outcome.message ?? (deadline - Date.now() <= 100 ? `the job's timeout of ${job.timeout} s was reached` : `the step's timeout was reached`);
     } else if (outcome.message) message = outcome.message;
-    await writer?.flush(10_000).catch(() => undefined); // a finished step's log is complete before its result
+    // A finished step's log is complete before its result is reported (nothing to wait for if it printed nothing).
+    if (wrote) await writer?.flush(10_000).catch(() => undefined);
     const status: StepResult['status'] =
       outcome.status === 'exited' ? (outcome.exitCode === 0 ? 'ok' : 'failed') : outcome.status === 'cancelled' ? 'cancelled' : outcome.status;
     const result: StepResult = {

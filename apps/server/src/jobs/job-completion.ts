@@ -29,6 +29,8 @@ export async function completeJobTx(tx: Tx, jobId: number, status: CompletionSta
 }
 
 export async function finishRunIfDone(tx: Tx, runId: number): Promise<void> {
+  // Jobs of one run completing at once: the run row lock makes the last one see all the others done.
+  await tx.$queryRawUnsafe('SELECT id FROM runs WHERE id = $1 FOR UPDATE', runId);
   const jobs = await tx.job.findMany({ where: { runId }, select: { state: true, completionStatus: true } });
   if (jobs.some((j) => j.state !== 'completed')) return;
   await tx.run.updateMany({

@@ -50,38 +50,40 @@ export class RunsService {
       });
       const byName = new Map(groups.map((g) => [g.name, g]));
       const run = await tx.run.create({ data: { name, workflowId } });
+      const specs = workflow.jobs.flatMap((job) =>
+        job.environments.flatMap((env) => (Array.isArray(env.system) ? env.system : [env.system]).map((system) => ({ job, env, system }))),
+      );
+      // Bulk inserts: a run may have hundreds of jobs.
+      const inserted = await tx.job.createManyAndReturn({
+        data: specs.map(({ job, env, system }) => ({
+          runId: run.id,
+          name: job.name,
+          groupName: env.agents_group,
+          groupId: byName.get(env.agents_group)?.id ?? null,
+          executor: env.executor,
+          system,
+          timeoutS: job.timeout,
+          retries: job.retries,
+          secrets: job.secrets ?? [],
+          stepsSpec: job.steps as unknown as Prisma.InputJsonValue,
+        })),
+        select: { id: true },
+      });
+      // Serial ids follow the order of the rows given.
+      const created = inserted.sort((a, b) => a.id - b.id);
+      await tx.jobStep.createMany({
+        data: created.flatMap((row, i) => specs[i].job.steps.map((s, index) => ({ jobId: row.id, index, tool: s.tool, name: s.name ?? defaultStepName(s) }))),
+      });
       const finished: { id: number; status: 'missing-group' | 'no-agents'; note: string }[] = [];
-      for (const job of workflow.jobs) {
-        for (const env of job.environments) {
-          for (const system of Array.isArray(env.system) ? env.system : [env.system]) {
-            const group = byName.get(env.agents_group);
-            const created = await tx.job.create({
-              data: {
-                runId: run.id,
-                name: job.name,
-                groupName: env.agents_group,
-                groupId: group?.id ?? null,
-                executor: env.executor,
-                system,
-                timeoutS: job.timeout,
-                retries: job.retries,
-                secrets: job.secrets ?? [],
-                stepsSpec: job.steps as unknown as Prisma.InputJsonValue,
-                steps: {
-                  create: job.steps.map((s, index) => ({ index, tool: s.tool, name: s.name ?? defaultStepName(s) })),
-                },
-              },
-            });
-            if (!group) finished.push({ id: created.id, status: 'missing-group', note: `group '${env.agents_group}' does not exist` });
-            else if (group._count.agents === 0) {
-              finished.push({ id: created.id, status: 'no-agents', note: `there are no authorized agents in group '${env.agents_group}'; add some` });
-            }
-          }
-        }
-      }
+      created.forEach((row, i) => {
+        const groupName = specs[i].env.agents_group;
+        const group = byName.get(groupName);
+        if (!group) finished.push({ id: row.id, status: 'missing-group', note: `group '${groupName}' does not exist` });
+        else if (group._count.agents === 0) finished.push({ id: row.id, status: 'no-agents', note: `there are no authorized agents in group '${groupName}'; add some` });
+      });
       for (const f of finished) await completeJobTx(tx, f.id, f.status, f.note);
       return run.id;
-    });
+    }, { timeout: 60_000 });
     await this.bus.publish({ kind: 'schedule' });
     return this.getRun(runId);
   }
