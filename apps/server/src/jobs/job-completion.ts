@@ -11,31 +11,43 @@ export const ACTIVE_STATES = ['assigned', 'running'];
  * Completes a job (inside the caller's transaction): its unfinished steps are closed, its current
  * assignment ended, and its run completed when it was the run's last job. Answers false when the
  * job was already completed (e.g. a cancel and an agent report racing): nothing is changed then.
+ * One statement: this runs for every job, and the dispatcher's throughput depends on it.
  */
 export async function completeJobTx(tx: Tx, jobId: number, status: CompletionStatus, note: string | null): Promise<boolean> {
-  const now = new Date();
-  const { count } = await tx.job.updateMany({
-    where: { id: jobId, state: { not: 'completed' } },
-    data: { state: 'completed', completionStatus: status, finishedAt: now, note, deadline: null },
-  });
-  if (!count) return false;
   const stoppedAs = status === 'cancelled' ? 'cancelled' : status === 'timeout' ? 'timeout' : 'error';
-  await tx.jobStep.updateMany({ where: { jobId, status: 'running' }, data: { status: stoppedAs } });
-  await tx.jobStep.updateMany({ where: { jobId, status: 'not-started' }, data: { status: 'skipped' } });
-  await tx.jobAssignment.updateMany({ where: { jobId, endedAt: null }, data: { endedAt: now, outcome: status } });
-  const job = await tx.job.findUniqueOrThrow({ where: { id: jobId }, select: { runId: true } });
-  await finishRunIfDone(tx, job.runId);
+  const rows = await tx.$queryRawUnsafe<{ run_id: number }[]>(
+    `WITH j AS (
+       UPDATE jobs SET state = 'completed', completion_status = $2, finished_at = now(), note = $3, deadline = NULL
+       WHERE id = $1 AND state <> 'completed' RETURNING id, run_id
+     ), s AS (
+       UPDATE job_steps SET status = CASE WHEN status = 'running' THEN $4 ELSE 'skipped' END
+       WHERE job_id IN (SELECT id FROM j) AND status IN ('running', 'not-started')
+     ), a AS (
+       UPDATE job_assignments SET ended_at = now(), outcome = $2 WHERE job_id IN (SELECT id FROM j) AND ended_at IS NULL
+     )
+     SELECT run_id FROM j`,
+    jobId,
+    status,
+    note,
+    stoppedAs,
+  );
+  if (!rows.length) return false;
+  await finishRunIfDone(tx, rows[0].run_id);
   return true;
 }
 
 export async function finishRunIfDone(tx: Tx, runId: number): Promise<void> {
   // Jobs of one run completing at once: the run row lock makes the last one see all the others done.
   await tx.$queryRawUnsafe('SELECT id FROM runs WHERE id = $1 FOR UPDATE', runId);
-  const jobs = await tx.job.findMany({ where: { runId }, select: { state: true, completionStatus: true } });
-  if (jobs.some((j) => j.state !== 'completed')) return;
+  const [{ open, statuses }] = await tx.$queryRawUnsafe<{ open: number; statuses: (string | null)[] }[]>(
+    `SELECT count(*) FILTER (WHERE state <> 'completed')::int AS open, array_agg(DISTINCT completion_status) AS statuses
+     FROM jobs WHERE run_id = $1`,
+    runId,
+  );
+  if (open > 0) return;
   await tx.run.updateMany({
     where: { id: runId, state: 'in-progress' },
-    data: { state: 'completed', status: runStatus(jobs.map((j) => j.completionStatus)), finishedAt: new Date() },
+    data: { state: 'completed', status: runStatus(statuses), finishedAt: new Date() },
   });
 }
 
