@@ -18,7 +18,7 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 /** zod's message for a missing field reads "Invalid input: expected string, received undefined". */
 function friendlyMessage(message: string): string {
   if (/received undefined$/.test(message)) return 'required';
-  return message.replace(/^Invalid input: /, '');
+  return message.replace(/^Invalid input: /, '').replace(/^Invalid discriminator value\. Expected /, 'must be one of ');
 }
 
 export function issuesOf(error: z.ZodError): FieldIssue[] {
