@@ -84,6 +84,9 @@ export class RunsService {
       for (const f of finished) await completeJobTx(tx, f.id, f.status, f.note);
       return run.id;
     }, { timeout: 60_000 });
+    // A job is queued from the moment its run is committed (the insert's now() is the start of a
+    // transaction that may take a while for a big run); FIFO order between runs is unchanged.
+    await this.db.$executeRawUnsafe(`UPDATE jobs SET queued_at = clock_timestamp() WHERE run_id = $1 AND state = 'queued'`, runId);
     await this.bus.publish({ kind: 'schedule' });
     return this.getRun(runId);
   }
