@@ -8,7 +8,6 @@
  * server RSS (VmRSS, peak VmHWM) and server CPU while idle with every agent connected.
  * Target (issue 2): 2,000 agents, RSS < 300 MB, idle CPU < 5 % of one core, on a 2-core machine.
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { AGENT_WS_PATH } from '@kraken/protocol';
 import { parseOptions } from './lib/args';
@@ -16,7 +15,7 @@ import { AgentFleet } from './lib/agent-sim';
 import { runBenchmark, sleep, waitUntil } from './lib/cleanup';
 import { CpuMeter, MachineCpuMeter, readCpuSeconds, readMem, RssSampler } from './lib/proc';
 import { formatPgDelta, pgDelta, pgSnapshot } from './lib/pg-stats';
-import { startBenchServer } from './lib/server';
+import { startBenchServer, setEnrollmentToken } from './lib/server';
 import { fmtMb, fmtMs, fmtPct, summarize } from './lib/stats';
 import { printResults, type Figure } from './lib/table';
 
@@ -54,8 +53,7 @@ async function main(): Promise<number> {
   const memAtStart = readMem(server.pid);
   process.stdout.write(`server pid ${server.pid} on ${server.url}, database ${server.databaseName}; RSS at start ${fmtMb(memAtStart.rssKb)}\n`);
 
-  const token = randomBytes(24).toString('base64url');
-  await server.api('PUT', '/api/settings', { enrollment_token: token });
+  const token = await setEnrollmentToken(server);
 
   const pg0 = await pgSnapshot(server.databaseUrl);
   const fleet = new AgentFleet(opts.workers);

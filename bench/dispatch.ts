@@ -13,7 +13,6 @@
  * - the POSTs themselves, reported apart.
  * Targets (issue 3), on a 2-core machine: p99 under 50 ms, at least 300 jobs/s.
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { AGENT_WS_PATH } from '@kraken/protocol';
 import { parseOptions } from './lib/args';
@@ -22,7 +21,7 @@ import { runBenchmark, sleep, waitUntil } from './lib/cleanup';
 import { BenchDb, epochMs } from './lib/db';
 import { formatPgDelta, PgBackendCpuMeter, pgDelta, pgSnapshot } from './lib/pg-stats';
 import { CpuMeter, MachineCpuMeter, readIo } from './lib/proc';
-import { startBenchServer } from './lib/server';
+import { startBenchServer, setEnrollmentToken } from './lib/server';
 import { fmtMs, fmtPct, summarize } from './lib/stats';
 import { printResults, type Figure } from './lib/table';
 
@@ -76,9 +75,8 @@ async function main(): Promise<number> {
   });
   process.stdout.write(`server pid ${server.pid} on ${server.url}, database ${server.databaseName}\n`);
   const db = await BenchDb.connect(server.databaseUrl);
-  const token = randomBytes(24).toString('base64url');
   if (!opts['basic-auth']) await server.login();
-  await server.api('PUT', '/api/settings', { enrollment_token: token });
+  const token = await setEnrollmentToken(server);
 
   const fleet = new AgentFleet(opts.workers);
   const conn = await fleet.connect({ wsUrl: `ws://127.0.0.1:${server.port}${AGENT_WS_PATH}`, token, count: n, concurrency: 200, timeoutMs: 120_000, completeJobs: true });

@@ -11,7 +11,6 @@
  *    when the previous one completed (and a pause): submit → completed median.
  * Targets (issue 3), on a 2-core machine: at least 50 jobs/s, idle submit → completed under 50 ms.
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseOptions } from './lib/args';
 import { runBenchmark, sleep, waitUntil } from './lib/cleanup';
@@ -19,7 +18,7 @@ import { BenchDb, epochMs } from './lib/db';
 import { startKkagents } from './lib/kkagent';
 import { formatPgDelta, pgDelta, pgSnapshot } from './lib/pg-stats';
 import { CpuMeter, MachineCpuMeter, readIo } from './lib/proc';
-import { startBenchServer } from './lib/server';
+import { startBenchServer, setEnrollmentToken } from './lib/server';
 import { fmtMs, fmtPct, percentile, summarize } from './lib/stats';
 import { printResults, type Figure } from './lib/table';
 
@@ -78,9 +77,8 @@ async function main(): Promise<number> {
   });
   process.stdout.write(`server pid ${server.pid} on ${server.url}, database ${server.databaseName}\n`);
   const db = await BenchDb.connect(server.databaseUrl);
-  const token = randomBytes(24).toString('base64url');
   if (!opts['basic-auth']) await server.login();
-  await server.api('PUT', '/api/settings', { enrollment_token: token });
+  const token = await setEnrollmentToken(server);
 
   const agents = startKkagents({ count: k, serverUrl: server.url, token, env: agentLogEnv, nodeArgs: prof, logDir: opts['agent-logs'] || undefined });
   try {

@@ -222,3 +222,10 @@ export async function startBenchServer(opts: BenchServerOptions = {}): Promise<B
   }
   return server;
 }
+
+/** Sets a fresh enrollment token on the server, so agents presenting it are authorized at first contact. */
+export async function setEnrollmentToken(server: BenchServer): Promise<string> {
+  const token = randomBytes(24).toString('base64url');
+  await server.api('PUT', '/api/settings', { enrollment_token: token });
+  return token;
+}

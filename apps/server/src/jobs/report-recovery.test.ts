@@ -14,13 +14,19 @@ describe('a final report lost with the connection', () => {
   });
   afterEach(() => server.stop());
 
-  it('is applied when the agent reconnects and repeats it in its hello', async () => {
+  /** A simulated agent, authorized by the enrollment token; its secret lets it come back as itself. */
+  async function connectAuthorized(): Promise<{ token: string; secret: string; client: RawClient }> {
     const { enrollment_token: token } = await api.ok('GET', '/api/settings');
     const secret = randomBytes(32).toString('base64url');
-    const first = new RawClient(server.url);
-    await first.open();
-    first.send(hello(secret, { token }));
-    await first.next('welcome');
+    const client = new RawClient(server.url);
+    await client.open();
+    client.send(hello(secret, { token }));
+    await client.next('welcome');
+    return { token, secret, client };
+  }
+
+  it('is applied when the agent reconnects and repeats it in its hello', async () => {
+    const { token, secret, client: first } = await connectAuthorized();
     const run = await api.ok<RunView>('POST', '/api/runs', { schema: { jobs: [{ name: 'j', steps: [{ tool: 'shell', cmd: 'echo hi' }], environments: [{ system: 'any', agents_group: 'all' }] }] } }, 201);
     const assign = await first.next('job-assign');
     const jobId: number = assign.job.id;
@@ -46,12 +52,7 @@ describe('a final report lost with the connection', () => {
   });
 
   it('re-queues a running job the agent no longer has and did not report', async () => {
-    const { enrollment_token: token } = await api.ok('GET', '/api/settings');
-    const secret = randomBytes(32).toString('base64url');
-    const first = new RawClient(server.url);
-    await first.open();
-    first.send(hello(secret, { token }));
-    await first.next('welcome');
+    const { token, secret, client: first } = await connectAuthorized();
     await api.ok('POST', '/api/runs', { schema: { jobs: [{ name: 'j', steps: [{ tool: 'shell', cmd: 'true' }], environments: [{ system: 'any', agents_group: 'all' }] }] } }, 201);
     const jobId: number = (await first.next('job-assign')).job.id;
     first.send({ type: 'job-started', jobId });
