@@ -265,12 +265,7 @@ export class AgentPage {
   }
 
   async saveGroups(a: Agent): Promise<void> {
-    try {
-      await this.api.updateAgent(a.id, { groups: this.selectedGroups });
-      this.notify.info(`Groups of ${a.name} saved`);
-    } catch (err) {
-      this.notify.error(err, 'Saving the groups');
-    }
+    await this.notify.attempt('Saving the groups', () => this.api.updateAgent(a.id, { groups: this.selectedGroups }), `Groups of ${a.name} saved`);
     await this.load(true);
   }
 
@@ -284,12 +279,7 @@ export class AgentPage {
   }
 
   async authorize(a: Agent): Promise<void> {
-    try {
-      await this.api.authorizeAgents([a.id]);
-      this.notify.info(`Agent ${a.name} authorized`);
-    } catch (err) {
-      this.notify.error(err, 'Authorizing the agent');
-    }
+    await this.notify.attempt('Authorizing the agent', () => this.api.authorizeAgents([a.id]), `Agent ${a.name} authorized`);
     await this.load(true);
   }
 

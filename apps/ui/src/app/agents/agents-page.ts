@@ -278,12 +278,7 @@ export class AgentsPage {
   }
 
   async setEnabled(agent: Agent, enabled: boolean): Promise<void> {
-    try {
-      await this.api.updateAgent(agent.id, { disabled: !enabled });
-      this.notify.info(`Agent ${agent.name} ${enabled ? 'enabled' : 'disabled'}`);
-    } catch (err) {
-      this.notify.error(err, `${enabled ? 'Enabling' : 'Disabling'} agent ${agent.name}`);
-    }
+    await this.notify.attempt(`${enabled ? 'Enabling' : 'Disabling'} agent ${agent.name}`, () => this.api.updateAgent(agent.id, { disabled: !enabled }), `Agent ${agent.name} ${enabled ? 'enabled' : 'disabled'}`);
     await this.load();
   }
 
@@ -294,12 +289,7 @@ export class AgentsPage {
       confirm: 'Delete',
     });
     if (!ok) return;
-    try {
-      await this.api.deleteAgent(agent.id);
-      this.notify.info(`Agent ${agent.name} deleted`);
-    } catch (err) {
-      this.notify.error(err, `Deleting agent ${agent.name}`);
-    }
+    await this.notify.attempt(`Deleting agent ${agent.name}`, () => this.api.deleteAgent(agent.id), `Agent ${agent.name} deleted`);
     await this.load();
     void this.counts.refresh();
   }

@@ -105,11 +105,6 @@ export class DownloadPage {
   }
 
   async copy(text: string): Promise<void> {
-    try {
-      await navigator.clipboard.writeText(text);
-      this.notify.info('Copied to the clipboard');
-    } catch (err) {
-      this.notify.error(err, 'Copying (select the text and copy it by hand)');
-    }
+    await this.notify.attempt('Copying (select the text and copy it by hand)', () => navigator.clipboard.writeText(text), 'Copied to the clipboard');
   }
 }

@@ -17,4 +17,16 @@ export class NotifyService {
   info(text: string): void {
     this.snack.open(text, undefined, { duration: 3000, politeness: 'polite' });
   }
+
+  /** Runs a user's action: says `done` when it worked, the error in words when not. True if it worked. */
+  async attempt(doing: string, action: () => Promise<unknown>, done: string): Promise<boolean> {
+    try {
+      await action();
+      this.info(done);
+      return true;
+    } catch (err) {
+      this.error(err, doing);
+      return false;
+    }
+  }
 }

@@ -148,12 +148,7 @@ export class GroupPage {
   }
 
   async removeAgent(a: Agent): Promise<void> {
-    try {
-      await this.api.removeGroupAgent(this.groupId(), a.id);
-      this.notify.info(`${a.name} removed from the group`);
-    } catch (err) {
-      this.notify.error(err, `Removing ${a.name}`);
-    }
+    await this.notify.attempt(`Removing ${a.name}`, () => this.api.removeGroupAgent(this.groupId(), a.id), `${a.name} removed from the group`);
     await this.load();
   }
 }

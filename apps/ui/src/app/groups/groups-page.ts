@@ -146,12 +146,7 @@ export class GroupsPage {
       confirm: 'Delete',
     });
     if (!ok) return;
-    try {
-      await this.api.deleteGroup(g.id);
-      this.notify.info(`Group ${g.name} deleted`);
-    } catch (err) {
-      this.notify.error(err, `Deleting group ${g.name}`);
-    }
+    await this.notify.attempt(`Deleting group ${g.name}`, () => this.api.deleteGroup(g.id), `Group ${g.name} deleted`);
     await this.load();
   }
 }

@@ -206,12 +206,7 @@ export class RunPage {
 
   async cancel(j: JobView): Promise<void> {
     if (!(await confirmAction(this.dialog, { title: `Cancel job ${j.name}?`, message: 'Its running step is stopped and the job completes as cancelled.', confirm: 'Cancel job' }))) return;
-    try {
-      await this.api.cancelJob(j.id);
-      this.notify.info(`Job ${j.name} cancelled`);
-    } catch (err) {
-      this.notify.error(err, `Cancelling job ${j.name}`);
-    }
+    await this.notify.attempt(`Cancelling job ${j.name}`, () => this.api.cancelJob(j.id), `Job ${j.name} cancelled`);
     await this.load();
   }
 
