@@ -10,8 +10,9 @@ import type { Db, Prisma } from '../db/prisma';
 import type { BusEvent, EventBus } from '../events/bus';
 import type { AgentConnection, AgentGateway } from '../agents/gateway';
 import { OFFLINE_AFTER_MS } from '../agents/agent-view';
-import { ACTIVE_STATES, completeJob, completeJobTx } from './job-completion';
+import { ACTIVE_STATES, completeJobsTx, completeJobTx } from './job-completion';
 import { fits, profileOf, type AgentProfile } from './agent-fit';
+import { ReportBatcher, type BatchOutcome } from './report-batcher';
 
 type Tx = Prisma.TransactionClient;
 
@@ -66,16 +67,17 @@ export class Dispatcher {
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
   private readonly inflight = new Set<Promise<unknown>>();
-  /** Per connection, the end of its chain of reports being handled (see inOrder). */
-  private readonly reportChains = new WeakMap<AgentConnection, Promise<void>>();
+  private readonly reports: ReportBatcher;
 
-  constructor(private readonly o: DispatcherOptions) {}
+  constructor(private readonly o: DispatcherOptions) {
+    this.reports = new ReportBatcher(o.db, o.log, (outcome) => this.afterReports(outcome));
+  }
 
   start(): void {
     const { gateway, bus } = this.o;
     gateway.on('ready', (conn) => this.track(this.onReady(conn)));
     gateway.on('gone', (agentId) => this.onGone(agentId));
-    gateway.jobMessageHandler = (conn, msg) => this.track(this.inOrder(conn, msg));
+    gateway.jobMessageHandler = (conn, msg) => this.track(this.onMessage(conn, msg));
     bus.on('event', (ev) => this.onBusEvent(ev));
     this.watchdogTimer = setInterval(() => this.track(this.watchdog()), this.o.watchdogMs);
   }
@@ -153,16 +155,12 @@ export class Dispatcher {
   }
 
   private async applyFinishedReport(agentId: number, report: FinishedJobReport): Promise<void> {
-    await this.o.db.$transaction(async (tx) => {
-      for (const { index, result: r } of report.steps) {
-        await tx.jobStep.updateMany({
-          where: { jobId: report.jobId, index },
-          data: { status: r.status, exitCode: r.exitCode, durationMs: r.durationMs, outputTail: r.outputTail.replace(/\0/g, ''), message: r.message ?? null },
-        });
-      }
-      await completeJobTx(tx, report.jobId, report.status, report.message ?? null);
-    });
-    this.o.log.info({ agentId, jobId: report.jobId }, 'applied a job result the agent re-sent after reconnecting');
+    const { jobId } = report;
+    await Promise.all([
+      ...report.steps.map(({ index, result }) => this.reports.submit(agentId, { type: 'step-finished', jobId, index, result })),
+      this.reports.submit(agentId, { type: 'job-finished', jobId, status: report.status, message: report.message }),
+    ]);
+    this.o.log.info({ agentId, jobId }, 'applied a job result the agent re-sent after reconnecting');
   }
 
   private async reloadGroups(workers: Worker[]): Promise<void> {
@@ -212,20 +210,30 @@ export class Dispatcher {
     );
   }
 
+  /**
+   * One scheduling pass, in two statements and no transaction held open while deciding:
+   * 1. read the oldest queued jobs that some free agent could take (no locks);
+   * 2. pick an agent for each (FIFO, least recently used agent first), then claim them all in one
+   *    statement that locks the job rows `FOR UPDATE SKIP LOCKED`, keeps only those still queued
+   *    and agents still authorized and enabled, assigns them and records the assignments.
+   * A job another server claimed in between is skipped (or, once committed, no longer queued), so
+   * no job is ever assigned twice; that server's agents have it, and this pass looks again soon.
+   */
   private async pass(): Promise<{ more: boolean; contention: boolean }> {
-    const free = [...this.workers.values()].filter(
-      (w) => w.conn.authorized && !w.conn.disabled && !w.stopping && w.busy.size < w.conn.hello.slots && w.conn.socket.readyState === w.conn.socket.OPEN,
+    const candidates = [...this.workers.values()].filter(
+      (w) =>
+        w.conn.authorized &&
+        !w.conn.disabled &&
+        !w.stopping &&
+        w.groups.length &&
+        w.busy.size < w.conn.hello.slots &&
+        w.conn.socket.readyState === w.conn.socket.OPEN,
     );
-    if (!free.length) return { more: false, contention: false };
-    const candidates = free.filter((w) => w.groups.length).map((worker) => ({ worker, groups: worker.groups, profile: worker.profile }));
     if (!candidates.length) return { more: false, contention: false };
-    // Most passes (an agent connecting, a job finishing) find nothing queued: one cheap query.
-    const [{ queued }] = await this.o.db.$queryRawUnsafe<{ queued: boolean }[]>(`SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued') AS queued`);
-    if (!queued) return { more: false, contention: false };
 
-    // One SQL condition per distinct kind of agent: a job is only claimed if some free agent fits it.
-    const kinds = new Map<string, { groups: number[]; profile: AgentProfile }>();
-    for (const c of candidates) kinds.set(`${c.groups.join(',')}|${c.profile.system}|${c.profile.docker}|${c.profile.lxd}`, c);
+    // One SQL condition per distinct kind of agent: only jobs some free agent fits are read.
+    const kinds = new Map<string, Worker>();
+    for (const w of candidates) kinds.set(`${w.groups.join(',')}|${w.profile.system}|${w.profile.docker}|${w.profile.lxd}`, w);
     const params: unknown[] = [];
     const clauses = [...kinds.values()].map(({ groups, profile }) => {
       params.push(groups, profile.system);
@@ -234,73 +242,66 @@ export class Dispatcher {
       const containers = `${profile.docker ? " OR executor = 'docker'" : ''}${profile.lxd ? " OR executor = 'lxd'" : ''}`;
       return `(group_id = ANY($${g}::int[]) AND ((executor = 'local' AND (system = 'any' OR system = $${s}))${containers}))`;
     });
-    const freeSlots = candidates.reduce((n, c) => n + c.worker.conn.hello.slots - c.worker.busy.size, 0);
-    params.push(freeSlots);
-    const where = `state = 'queued' AND (${clauses.join(' OR ')})`;
+    const freeSlots = candidates.reduce((n, w) => n + w.conn.hello.slots - w.busy.size, 0);
+    // Read past the free slots a little: the oldest jobs may all wait for one busy kind of agent.
+    const limit = Math.min(freeSlots + 100, 2000);
+    params.push(limit);
+    const jobs = await this.o.db.$queryRawUnsafe<QueuedRow[]>(
+      `SELECT id, run_id, name, group_id, executor, system, timeout_s, attempt, secrets, steps_spec FROM jobs
+       WHERE state = 'queued' AND (${clauses.join(' OR ')}) ORDER BY queued_at, id LIMIT $${params.length}`,
+      ...params,
+    );
+    if (!jobs.length) return { more: false, contention: false };
 
-    const assignments: { worker: Worker; job: QueuedRow }[] = [];
-    const claimed = await this.o.db.$transaction(async (tx) => {
-      const jobs = await tx.$queryRawUnsafe<QueuedRow[]>(
-        `SELECT id, run_id, name, group_id, executor, system, timeout_s, attempt, secrets, steps_spec FROM jobs
-         WHERE ${where} ORDER BY queued_at, id LIMIT $${params.length} FOR UPDATE SKIP LOCKED`,
-        ...params,
-      );
-      // The in-memory flags may lag an administrator's change by a moment: check them in the transaction.
-      const usable = new Set(
-        (
-          await tx.agent.findMany({
-            where: { id: { in: candidates.map((c) => c.worker.conn.agentId) }, authorized: true, disabled: false, deletedAt: null },
-            select: { id: true },
-          })
-        ).map((a) => a.id),
-      );
-      const load = new Map(candidates.map((c) => [c.worker, usable.has(c.worker.conn.agentId) ? c.worker.busy.size : Infinity]));
-      for (const job of jobs) {
-        let best: (typeof candidates)[number] | undefined;
-        for (const c of candidates) {
-          if ((load.get(c.worker) ?? 0) >= c.worker.conn.hello.slots) continue;
-          if (!c.groups.includes(job.group_id) || !fits(job, c.profile)) continue;
-          if (!best || c.worker.lastAssignedAt < best.worker.lastAssignedAt) best = c;
-        }
-        if (!best) continue;
-        load.set(best.worker, (load.get(best.worker) ?? 0) + 1);
-        best.worker.lastAssignedAt = Date.now() + assignments.length / 1000; // least recently used first
-        assignments.push({ worker: best.worker, job });
+    const load = new Map(candidates.map((w) => [w, w.busy.size]));
+    const picked: { worker: Worker; job: QueuedRow }[] = [];
+    for (const job of jobs) {
+      let best: Worker | undefined;
+      for (const w of candidates) {
+        if ((load.get(w) ?? 0) >= w.conn.hello.slots) continue;
+        if (!w.groups.includes(job.group_id) || !fits(job, w.profile)) continue;
+        if (!best || w.lastAssignedAt < best.lastAssignedAt) best = w;
       }
-      if (assignments.length) {
-        const jobIds = assignments.map((a) => a.job.id);
-        const agentIds = assignments.map((a) => a.worker.conn.agentId);
-        await tx.$executeRawUnsafe(
-          `UPDATE jobs j SET state = 'assigned', agent_id = u.agent_id, assigned_at = now(), attempt = j.attempt + 1,
-             deadline = now() + make_interval(secs => j.timeout_s + $3), note = NULL
-           FROM unnest($1::int[], $2::int[]) AS u(job_id, agent_id) WHERE j.id = u.job_id`,
-          jobIds,
-          agentIds,
-          this.o.timeoutGraceS,
-        );
-        await tx.$executeRawUnsafe(
-          `INSERT INTO job_assignments (job_id, agent_id, attempt)
-           SELECT u.job_id, u.agent_id, j.attempt FROM unnest($1::int[], $2::int[]) AS u(job_id, agent_id) JOIN jobs j ON j.id = u.job_id`,
-          jobIds,
-          agentIds,
-        );
-      }
-      return jobs.length;
-    });
+      if (!best) continue;
+      load.set(best, (load.get(best) ?? 0) + 1);
+      best.lastAssignedAt = Date.now() + picked.length / 1000; // least recently used first
+      picked.push({ worker: best, job });
+      if (picked.length === freeSlots) break;
+    }
+    if (!picked.length) return { more: false, contention: false };
 
-    for (const { worker, job } of assignments) {
+    const claimed = await this.o.db.$queryRawUnsafe<{ id: number }[]>(
+      `WITH u AS (
+         SELECT u.job_id, u.agent_id FROM unnest($1::int[], $2::int[]) AS u(job_id, agent_id)
+         JOIN agents a ON a.id = u.agent_id AND a.authorized AND NOT a.disabled AND a.deleted_at IS NULL
+       ), c AS (
+         SELECT jobs.id FROM jobs JOIN u ON u.job_id = jobs.id WHERE jobs.state = 'queued' FOR UPDATE OF jobs SKIP LOCKED
+       ), j AS (
+         UPDATE jobs SET state = 'assigned', agent_id = u.agent_id, assigned_at = now(), attempt = jobs.attempt + 1,
+           deadline = now() + make_interval(secs => jobs.timeout_s + $3), note = NULL
+         FROM u JOIN c ON c.id = u.job_id WHERE jobs.id = u.job_id
+         RETURNING jobs.id, jobs.agent_id, jobs.attempt
+       ), a AS (
+         INSERT INTO job_assignments (job_id, agent_id, attempt) SELECT id, agent_id, attempt FROM j
+       )
+       SELECT id FROM j`,
+      picked.map((p) => p.job.id),
+      picked.map((p) => p.worker.conn.agentId),
+      this.o.timeoutGraceS,
+    );
+    const won = new Set(claimed.map((r) => r.id));
+    for (const { worker, job } of picked) {
+      if (!won.has(job.id)) continue;
       worker.busy.add(job.id);
       this.sendAssignment(worker.conn.agentId, this.assignedJobOf({ id: job.id, runId: job.run_id, name: job.name, executor: job.executor, system: job.system, timeoutS: job.timeout_s, secrets: job.secrets, stepsSpec: job.steps_spec, attempt: job.attempt + 1 }, null));
     }
-    if (assignments.length) this.o.log.debug({ assigned: assignments.length }, 'jobs assigned');
-
-    let contention = false;
-    if (claimed < freeSlots) {
-      // Fewer rows than exist means another server holds some of them for a moment: look again soon.
-      const [{ n }] = await this.o.db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM jobs WHERE ${where}`, ...params.slice(0, -1));
-      contention = n > 0 && assignments.length < freeSlots;
-    }
-    return { more: claimed === freeSlots && assignments.length > 0, contention };
+    if (won.size) this.o.log.debug({ assigned: won.size }, 'jobs assigned');
+    return {
+      // Slots left and maybe more jobs: go again at once.
+      more: won.size > 0 && won.size < freeSlots && jobs.length === limit,
+      // Another server claimed some, or an agent was just disabled: look again shortly.
+      contention: won.size < picked.length,
+    };
   }
 
   private assignedJobOf(
@@ -329,81 +330,34 @@ export class Dispatcher {
 
   // ---- what agents report -------------------------------------------------------
 
-  /**
-   * Handles an agent's reports one after the other, in the order they came. An agent sends
-   * job-started, step-started, step-finished and job-finished back to back for a quick job;
-   * handled concurrently, their updates raced: a step-started applied after the step-finished
-   * left the step `running` (then `error` when the job completed), and a step-finished applied
-   * after the job completed was refused, so the step stayed `skipped`.
-   */
-  private inOrder(conn: AgentConnection, msg: AgentToServerMessage): Promise<void> {
-    const handled = (this.reportChains.get(conn) ?? Promise.resolve()).then(() => this.onMessage(conn, msg));
-    this.reportChains.set(conn, handled.catch(() => undefined));
-    return handled;
-  }
-
   private async onMessage(conn: AgentConnection, msg: AgentToServerMessage): Promise<void> {
-    const agentId = conn.agentId;
-    const worker = this.workers.get(agentId);
+    const worker = this.workers.get(conn.agentId);
     switch (msg.type) {
-      case 'job-started': {
-        const count = await this.o.db.$executeRawUnsafe(
-          `UPDATE jobs SET state = 'running', started_at = $3 WHERE id = $1 AND agent_id = $2 AND state = 'assigned'`,
-          msg.jobId,
-          agentId,
-          new Date(),
-        );
-        if (!count) await this.refuseIfNotOwned(agentId, msg.jobId);
-        return;
-      }
-      // Reports come several per job: each is one plain statement, as Prisma's updateMany (with a
-      // relation filter even more) costs the server 2–3 times the CPU of a raw statement.
-      case 'step-started': {
-        const count = await this.o.db.$executeRawUnsafe(
-          `UPDATE job_steps s SET status = 'running', started_at = $4 FROM jobs j
-           WHERE s.job_id = $1 AND s."index" = $2 AND j.id = s.job_id AND j.agent_id = $3 AND j.state IN ('assigned', 'running')`,
-          msg.jobId,
-          msg.index,
-          agentId,
-          new Date(),
-        );
-        if (!count) await this.refuseIfNotOwned(agentId, msg.jobId);
-        return;
-      }
-      case 'step-finished': {
-        const r = msg.result;
-        const count = await this.o.db.$executeRawUnsafe(
-          `UPDATE job_steps s SET status = $4, exit_code = $5, duration_ms = $6, output_tail = $7, message = $8 FROM jobs j
-           WHERE s.job_id = $1 AND s."index" = $2 AND j.id = s.job_id AND j.agent_id = $3 AND j.state IN ('assigned', 'running')`,
-          msg.jobId,
-          msg.index,
-          agentId,
-          r.status,
-          r.exitCode,
-          r.durationMs,
-          r.outputTail.replace(/\0/g, ''),
-          r.message ?? null,
-        );
-        if (!count) await this.refuseIfNotOwned(agentId, msg.jobId);
-        return;
-      }
-      case 'job-finished': {
+      case 'job-started':
+      case 'step-started':
+      case 'step-finished':
+        return this.reports.submit(conn.agentId, msg);
+      case 'job-finished':
         worker?.busy.delete(msg.jobId);
-        const [owned] = await this.o.db.$queryRawUnsafe<{ id: number }[]>(
-          `SELECT id FROM jobs WHERE id = $1 AND agent_id = $2 AND state IN ('assigned', 'running')`,
-          msg.jobId,
-          agentId,
-        );
-        if (owned) await completeJob(this.o.db, msg.jobId, msg.status, msg.message ?? null);
-        await this.o.bus.publish({ kind: 'schedule' });
-        return;
-      }
+        return this.reports.submit(conn.agentId, msg);
       case 'stopping':
         if (worker) worker.stopping = true;
-        this.o.log.info({ agentId }, 'agent is stopping: no new jobs for it');
+        this.o.log.info({ agentId: conn.agentId }, 'agent is stopping: no new jobs for it');
         return;
       case 'hello':
         return;
+    }
+  }
+
+  /** After a batch of reports is stored: finished jobs free their agents; strays are refused. */
+  private async afterReports({ unmatched, completed }: BatchOutcome): Promise<void> {
+    // Only this server's agents were freed: no other server needs to look.
+    if (completed.length) this.requestPass();
+    const seen = new Set<string>();
+    for (const { agentId, msg } of unmatched) {
+      if (msg.type === 'job-finished' || seen.has(`${agentId}/${msg.jobId}`)) continue;
+      seen.add(`${agentId}/${msg.jobId}`);
+      await this.refuseIfNotOwned(agentId, msg.jobId);
     }
   }
 
@@ -469,8 +423,8 @@ export class Dispatcher {
       const rows = await tx.$queryRawUnsafe<{ id: number; agent_id: number | null; timeout_s: number }[]>(
         `SELECT id, agent_id, timeout_s FROM jobs WHERE state IN ('assigned', 'running') AND deadline < now() FOR UPDATE SKIP LOCKED`,
       );
-      for (const r of rows) await completeJobTx(tx, r.id, 'timeout', `job timed out after ${r.timeout_s} s (server watchdog)`);
-      return rows;
+      const done = new Set(await completeJobsTx(tx, rows.map((r) => ({ jobId: r.id, status: 'timeout' as const, note: `job timed out after ${r.timeout_s} s (server watchdog)` }))));
+      return rows.filter((r) => done.has(r.id));
     });
     for (const r of expired) if (r.agent_id) await this.o.bus.publish({ kind: 'job-cancel', agentId: r.agent_id, jobId: r.id, reason: 'timeout' });
   }
@@ -480,7 +434,7 @@ export class Dispatcher {
       const rows = await tx.$queryRawUnsafe<{ id: number; group_name: string }[]>(
         `SELECT id, group_name FROM jobs WHERE state = 'queued' AND group_id IS NULL FOR UPDATE SKIP LOCKED`,
       );
-      for (const r of rows) await completeJobTx(tx, r.id, 'missing-group', `group '${r.group_name}' was deleted`);
+      await completeJobsTx(tx, rows.map((r) => ({ jobId: r.id, status: 'missing-group' as const, note: `group '${r.group_name}' was deleted` })));
     });
   }
 }
