@@ -77,7 +77,8 @@ export class Dispatcher {
     const { gateway, bus } = this.o;
     gateway.on('ready', (conn) => this.track(this.onReady(conn)));
     gateway.on('gone', (agentId) => this.onGone(agentId));
-    gateway.jobMessageHandler = (conn, msg) => this.track(this.onMessage(conn, msg));
+    // The gateway answers a report that failed with an error message: hand it the failure.
+    gateway.jobMessageHandler = (conn, msg) => this.awaitOnClose(this.onMessage(conn, msg));
     bus.on('event', (ev) => this.onBusEvent(ev));
     this.watchdogTimer = setInterval(() => this.track(this.watchdog()), this.o.watchdogMs);
   }
@@ -97,6 +98,17 @@ export class Dispatcher {
     this.inflight.add(wrapped);
     void wrapped.finally(() => this.inflight.delete(wrapped));
     return wrapped;
+  }
+
+  /** Lets close() wait for `p`, and gives `p` back to the caller to handle its failure. */
+  private awaitOnClose<T>(p: Promise<T>): Promise<T> {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inflight.add(settled);
+    void settled.finally(() => this.inflight.delete(settled));
+    return p;
   }
 
   private later(ms: number, fn: () => Promise<unknown>): void {

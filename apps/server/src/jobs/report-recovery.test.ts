@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { JobView, RunView } from '@kraken/protocol';
 import { ApiClient } from '../test-support/api-client';
-import { hello, RawClient } from '../test-support/raw-agent';
+import { connectAuthorized as connectAuthorizedAgent, hello, RawClient } from '../test-support/raw-agent';
 import { startTestServer, type TestServer } from '../test-support/server';
 import { waitFor } from '../test-support/wait';
 
@@ -14,16 +13,7 @@ describe('a final report lost with the connection', () => {
   });
   afterEach(() => server.stop());
 
-  /** A simulated agent, authorized by the enrollment token; its secret lets it come back as itself. */
-  async function connectAuthorized(): Promise<{ token: string; secret: string; client: RawClient }> {
-    const { enrollment_token: token } = await api.ok('GET', '/api/settings');
-    const secret = randomBytes(32).toString('base64url');
-    const client = new RawClient(server.url);
-    await client.open();
-    client.send(hello(secret, { token }));
-    await client.next('welcome');
-    return { token, secret, client };
-  }
+  const connectAuthorized = () => connectAuthorizedAgent(server.url, api);
 
   it('is applied when the agent reconnects and repeats it in its hello', async () => {
     const { token, secret, client: first } = await connectAuthorized();

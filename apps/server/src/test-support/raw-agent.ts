@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { AGENT_WS_PATH, type HelloMessage } from '@kraken/protocol';
+import type { ApiClient } from './api-client';
 import { waitFor } from './wait';
 
 /** A valid hello of a simulated agent. */
@@ -52,3 +53,17 @@ export class RawClient {
   }
 }
 
+
+/**
+ * A simulated agent that presents the enrollment token, so it is authorized at once (group
+ * `all`); its secret lets it come back as itself.
+ */
+export async function connectAuthorized(serverUrl: string, api: ApiClient): Promise<{ token: string; secret: string; client: RawClient }> {
+  const { enrollment_token: token } = await api.ok<{ enrollment_token: string }>('GET', '/api/settings');
+  const secret = randomBytes(32).toString('base64url');
+  const client = new RawClient(serverUrl);
+  await client.open();
+  client.send(hello(secret, { token }));
+  await client.next('welcome');
+  return { token, secret, client };
+}
