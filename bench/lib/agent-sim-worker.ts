@@ -87,7 +87,10 @@ function connectOnce(req: ConnectRequest, index: number, secret: string): Promis
       status.messages[type] = (status.messages[type] ?? 0) + 1;
       if (type === 'job-assign' && msg.job) {
         received.push([msg.job.id, at]);
-        if (req.completeJobs) completeJob(ws, msg.job);
+        // Answer after this read's other messages are timestamped: each simulated agent is one
+        // socket of a shared process, and a real agent would not wait for the others' replies.
+        const job = msg.job;
+        if (req.completeJobs) setImmediate(() => completeJob(ws, job));
       } else if (type === 'job-cancel') cancels++;
     });
     ws.on('error', (err) => {

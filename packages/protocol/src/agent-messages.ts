@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { hostInfoSchema } from './host-info';
-import { assignedJobSchema, stepResultSchema, completionStatusSchema } from './jobs';
+import { assignedJobSchema, completionStatusSchema, int32, stepResultSchema } from './jobs';
 
 /**
  * Messages on the agent WebSocket. Every frame is one JSON object with a `type`.
@@ -10,7 +10,8 @@ import { assignedJobSchema, stepResultSchema, completionStatusSchema } from './j
 export const MAX_FRAME_BYTES = 1024 * 1024;
 export const AGENT_WS_PATH = '/api/agent/ws';
 
-const jobId = z.number().int().positive();
+const jobId = int32().positive();
+const stepIndex = int32().min(0);
 const secret = z.string().min(32, 'identity secret must be at least 32 characters').max(256);
 
 // ---- agent → server -------------------------------------------------------
@@ -24,7 +25,7 @@ export const helloMessageSchema = z.object({
   hostInfo: hostInfoSchema,
   slots: z.number().int().min(1).max(64).default(1),
   /** Jobs the agent is still running, e.g. after it lost its connection. */
-  runningJobs: z.array(z.number().int().positive()).default([]),
+  runningJobs: z.array(jobId).default([]),
   /**
    * The final reports of the agent's last few jobs. A report sent just before a connection broke
    * may never have arrived; the server applies these to jobs it still has as active for this agent.
@@ -34,11 +35,11 @@ export const helloMessageSchema = z.object({
 
 /** The agent took the job and is setting it up (work dir, container). */
 export const jobStartedMessageSchema = z.object({ type: z.literal('job-started'), jobId });
-export const stepStartedMessageSchema = z.object({ type: z.literal('step-started'), jobId, index: z.number().int().min(0) });
+export const stepStartedMessageSchema = z.object({ type: z.literal('step-started'), jobId, index: stepIndex });
 export const stepFinishedMessageSchema = z.object({
   type: z.literal('step-finished'),
   jobId,
-  index: z.number().int().min(0),
+  index: stepIndex,
   result: stepResultSchema,
 });
 export const jobFinishedMessageSchema = z.object({
@@ -51,7 +52,7 @@ export const finishedJobReportSchema = z.object({
   jobId,
   status: completionStatusSchema.extract(['ok', 'failed', 'error', 'cancelled', 'timeout']),
   message: z.string().max(10_000).optional(),
-  steps: z.array(z.object({ index: z.number().int().min(0), result: stepResultSchema })),
+  steps: z.array(z.object({ index: stepIndex, result: stepResultSchema })),
 });
 export type FinishedJobReport = z.infer<typeof finishedJobReportSchema>;
 

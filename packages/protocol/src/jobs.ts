@@ -3,6 +3,9 @@ import { executorSchema, stepSchema, workflowSchema } from './workflow';
 
 /** Job and step states and results, shared by the agent messages and the REST API. */
 
+/** A whole number the database's `integer` columns hold. */
+export const int32 = () => z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1);
+
 export const jobStateSchema = z.enum(['queued', 'assigned', 'running', 'completed']);
 export type JobState = z.infer<typeof jobStateSchema>;
 
@@ -36,8 +39,8 @@ export type AssignedJob = z.infer<typeof assignedJobSchema>;
 
 export const stepResultSchema = z.object({
   status: stepStatusSchema.exclude(['not-started', 'running', 'skipped']),
-  exitCode: z.number().int().nullable(),
-  durationMs: z.number().int().min(0),
+  exitCode: int32().nullable(),
+  durationMs: int32().min(0),
   /** The last OUTPUT_TAIL_BYTES of stdout and stderr, interleaved as they came. */
   outputTail: z.string().max(OUTPUT_TAIL_BYTES * 2),
   message: z.string().max(10_000).optional(),

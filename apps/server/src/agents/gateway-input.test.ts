@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { MAX_FRAME_BYTES } from '@kraken/protocol';
-import { hello, RawClient } from '../test-support/raw-agent';
+import { connectAuthorized, hello, RawClient } from '../test-support/raw-agent';
 import { ApiClient } from '../test-support/api-client';
 import { startTestServer, type TestServer } from '../test-support/server';
 import { waitFor } from '../test-support/wait';
@@ -45,6 +45,15 @@ describe('agent gateway: bad frames', () => {
     expect((await api.ok('GET', '/api/agents')).total).toBe(1);
     good.ws.close();
     bad.ws.close();
+  });
+
+  it('refuses a report whose numbers do not fit, naming the field', async () => {
+    const { client } = await connectAuthorized(server.url, api);
+    client.send({ type: 'step-finished', jobId: 1, index: 0, result: { status: 'ok', exitCode: 2 ** 40, durationMs: 1, outputTail: '' } });
+    const err = await client.next('error');
+    expect(err.code).toBe('bad-message');
+    expect(err.message).toContain('result.exitCode');
+    client.ws.close();
   });
 
   it('closes a connection that sends an oversize frame (1009) without harm to others', async () => {

@@ -63,6 +63,8 @@ export class Dispatcher {
   private readonly workers = new Map<number, Worker>();
   private passRunning = false;
   private passAgain = false;
+  /** Jobs this server's passes are claiming right now (see pass). */
+  private readonly claiming = new Set<number>();
   private watchdogTimer?: NodeJS.Timeout;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -206,9 +208,7 @@ export class Dispatcher {
           do {
             this.passAgain = false;
             try {
-              const { more, contention } = await this.pass();
-              if (contention) this.later(20, async () => this.requestPass());
-              if (more) this.passAgain = true;
+              await this.pass();
             } catch (err) {
               // E.g. the database was briefly unreachable: try again soon rather than leave agents idle.
               this.o.log.error({ err }, 'scheduling pass failed; retrying in 1 s');
@@ -225,13 +225,11 @@ export class Dispatcher {
   /**
    * One scheduling pass, in two statements and no transaction held open while deciding:
    * 1. read the oldest queued jobs that some free agent could take (no locks);
-   * 2. pick an agent for each (FIFO, least recently used agent first), then claim them all in one
-   *    statement that locks the job rows `FOR UPDATE SKIP LOCKED`, keeps only those still queued
-   *    and agents still authorized and enabled, assigns them and records the assignments.
-   * A job another server claimed in between is skipped (or, once committed, no longer queued), so
-   * no job is ever assigned twice; that server's agents have it, and this pass looks again soon.
+   * 2. pick an agent for each (FIFO, least recently used agent first) and claim them (see claim).
+   * Passes are pipelined: the next pass reads the queue while this one's claim is being written.
+   * The agents picked are reserved (busy) and the jobs excluded from the next read until then.
    */
-  private async pass(): Promise<{ more: boolean; contention: boolean }> {
+  private async pass(): Promise<void> {
     const candidates = [...this.workers.values()].filter(
       (w) =>
         w.conn.authorized &&
@@ -241,12 +239,12 @@ export class Dispatcher {
         w.busy.size < w.conn.hello.slots &&
         w.conn.socket.readyState === w.conn.socket.OPEN,
     );
-    if (!candidates.length) return { more: false, contention: false };
+    if (!candidates.length) return;
 
     // One SQL condition per distinct kind of agent: only jobs some free agent fits are read.
     const kinds = new Map<string, Worker>();
     for (const w of candidates) kinds.set(`${w.groups.join(',')}|${w.profile.system}|${w.profile.docker}|${w.profile.lxd}`, w);
-    const params: unknown[] = [];
+    const params: unknown[] = [[...this.claiming]];
     const clauses = [...kinds.values()].map(({ groups, profile }) => {
       params.push(groups, profile.system);
       const g = params.length - 1;
@@ -260,60 +258,80 @@ export class Dispatcher {
     params.push(limit);
     const jobs = await this.o.db.$queryRawUnsafe<QueuedRow[]>(
       `SELECT id, run_id, name, group_id, executor, system, timeout_s, attempt, secrets, steps_spec FROM jobs
-       WHERE state = 'queued' AND (${clauses.join(' OR ')}) ORDER BY queued_at, id LIMIT $${params.length}`,
+       WHERE state = 'queued' AND NOT (id = ANY($1::int[])) AND (${clauses.join(' OR ')})
+       ORDER BY queued_at, id LIMIT $${params.length}`,
       ...params,
     );
-    if (!jobs.length) return { more: false, contention: false };
+    if (!jobs.length) return;
 
-    const load = new Map(candidates.map((w) => [w, w.busy.size]));
     const picked: { worker: Worker; job: QueuedRow }[] = [];
     for (const job of jobs) {
       let best: Worker | undefined;
       for (const w of candidates) {
-        if ((load.get(w) ?? 0) >= w.conn.hello.slots) continue;
+        if (w.busy.size >= w.conn.hello.slots) continue;
         if (!w.groups.includes(job.group_id) || !fits(job, w.profile)) continue;
         if (!best || w.lastAssignedAt < best.lastAssignedAt) best = w;
       }
       if (!best) continue;
-      load.set(best, (load.get(best) ?? 0) + 1);
+      best.busy.add(job.id); // reserved until the claim says
       best.lastAssignedAt = Date.now() + picked.length / 1000; // least recently used first
+      this.claiming.add(job.id);
       picked.push({ worker: best, job });
       if (picked.length === freeSlots) break;
     }
-    if (!picked.length) return { more: false, contention: false };
+    if (!picked.length) return;
+    void this.track(this.claim(picked));
+    // Slots left and the read was cut short: more jobs may fit.
+    if (picked.length < freeSlots && jobs.length === limit) this.passAgain = true;
+  }
 
-    const claimed = await this.o.db.$queryRawUnsafe<{ id: number }[]>(
-      `WITH u AS (
-         SELECT u.job_id, u.agent_id FROM unnest($1::int[], $2::int[]) AS u(job_id, agent_id)
-         JOIN agents a ON a.id = u.agent_id AND a.authorized AND NOT a.disabled AND a.deleted_at IS NULL
-       ), c AS (
-         SELECT jobs.id FROM jobs JOIN u ON u.job_id = jobs.id WHERE jobs.state = 'queued' FOR UPDATE OF jobs SKIP LOCKED
-       ), j AS (
-         UPDATE jobs SET state = 'assigned', agent_id = u.agent_id, assigned_at = now(), attempt = jobs.attempt + 1,
-           deadline = now() + make_interval(secs => jobs.timeout_s + $3), note = NULL
-         FROM u JOIN c ON c.id = u.job_id WHERE jobs.id = u.job_id
-         RETURNING jobs.id, jobs.agent_id, jobs.attempt
-       ), a AS (
-         INSERT INTO job_assignments (job_id, agent_id, attempt) SELECT id, agent_id, attempt FROM j
-       )
-       SELECT id FROM j`,
-      picked.map((p) => p.job.id),
-      picked.map((p) => p.worker.conn.agentId),
-      this.o.timeoutGraceS,
-    );
-    const won = new Set(claimed.map((r) => r.id));
+  /**
+   * Claims picked jobs in one statement that locks the job rows `FOR UPDATE SKIP LOCKED`, keeps
+   * only those still queued and agents still authorized and enabled, assigns them and records
+   * the assignments; then sends them. A job another server claimed in between is skipped (or,
+   * once committed, no longer queued), so no job is ever assigned twice; its agent is freed and
+   * a pass looks again shortly.
+   */
+  private async claim(picked: { worker: Worker; job: QueuedRow }[]): Promise<void> {
+    let won = new Set<number>();
+    try {
+      const claimed = await this.o.db.$queryRawUnsafe<{ id: number }[]>(
+        `WITH c AS (
+           SELECT jobs.id, u.agent_id FROM unnest($1::int[], $2::int[]) AS u(job_id, agent_id)
+           JOIN jobs ON jobs.id = u.job_id
+           JOIN agents a ON a.id = u.agent_id AND a.authorized AND NOT a.disabled AND a.deleted_at IS NULL
+           WHERE jobs.state = 'queued'
+           FOR UPDATE OF jobs SKIP LOCKED
+         ), j AS (
+           UPDATE jobs SET state = 'assigned', agent_id = c.agent_id, assigned_at = now(), attempt = jobs.attempt + 1,
+             deadline = now() + make_interval(secs => jobs.timeout_s + $3), note = NULL
+           FROM c WHERE jobs.id = c.id
+           RETURNING jobs.id, jobs.agent_id, jobs.attempt
+         ), a AS (
+           INSERT INTO job_assignments (job_id, agent_id, attempt) SELECT id, agent_id, attempt FROM j
+         )
+         SELECT id FROM j`,
+        picked.map((p) => p.job.id),
+        picked.map((p) => p.worker.conn.agentId),
+        this.o.timeoutGraceS,
+      );
+      won = new Set(claimed.map((r) => r.id));
+    } catch (err) {
+      this.o.log.error({ err }, 'claiming jobs failed; retrying in 1 s');
+      this.later(1000, async () => this.requestPass());
+    } finally {
+      for (const { job } of picked) this.claiming.delete(job.id);
+    }
     for (const { worker, job } of picked) {
-      if (!won.has(job.id)) continue;
-      worker.busy.add(job.id);
+      if (!won.has(job.id)) {
+        worker.busy.delete(job.id);
+        continue;
+      }
       this.sendAssignment(worker.conn.agentId, this.assignedJobOf({ id: job.id, runId: job.run_id, name: job.name, executor: job.executor, system: job.system, timeoutS: job.timeout_s, secrets: job.secrets, stepsSpec: job.steps_spec, attempt: job.attempt + 1 }, null));
     }
     if (won.size) this.o.log.debug({ assigned: won.size }, 'jobs assigned');
-    return {
-      // Slots left and maybe more jobs: go again at once.
-      more: won.size > 0 && won.size < freeSlots && jobs.length === limit,
-      // Another server claimed some, or an agent was just disabled: look again shortly.
-      contention: won.size < picked.length,
-    };
+    // Another server claimed some, or an agent was just disabled: look again shortly.
+    if (won.size < picked.length) this.later(20, async () => this.requestPass());
   }
 
   private assignedJobOf(

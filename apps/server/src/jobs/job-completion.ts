@@ -66,9 +66,9 @@ export async function completeJob(db: Db, jobId: number, status: CompletionStatu
   return db.$transaction((tx) => completeJobTx(tx, jobId, status, note));
 }
 
-/** Completes the runs among `runIds` whose every job is completed. */
-async function finishRunsIfDone(tx: Tx, runIds: number[]): Promise<void> {
-  if (!runIds.length) return;
+/** Completes the runs among `runIds` whose every job is completed; answers when each finished. */
+export async function finishRunsIfDone(tx: Tx, runIds: number[]): Promise<Map<number, Date>> {
+  if (!runIds.length) return new Map();
   // Jobs of one run completing at once in two transactions: the run row locks make the later one
   // see the other's jobs done. Its count below is a new statement, so a new snapshot, taken after
   // the lock was granted; the locks are taken in id order, so two batches cannot deadlock.
@@ -78,11 +78,13 @@ async function finishRunsIfDone(tx: Tx, runIds: number[]): Promise<void> {
      WHERE run_id = ANY($1::int[]) GROUP BY run_id HAVING bool_and(state = 'completed')`,
     runIds,
   );
-  if (!done.length) return;
-  await tx.$executeRawUnsafe(
+  if (!done.length) return new Map();
+  const finished = await tx.$queryRawUnsafe<{ id: number; finished_at: Date }[]>(
     `UPDATE runs SET state = 'completed', status = u.status, finished_at = now()
-     FROM unnest($1::int[], $2::text[]) AS u(id, status) WHERE runs.id = u.id AND runs.state = 'in-progress'`,
+     FROM unnest($1::int[], $2::text[]) AS u(id, status) WHERE runs.id = u.id AND runs.state = 'in-progress'
+     RETURNING runs.id, runs.finished_at`,
     done.map((d) => d.run_id),
     done.map((d) => runStatus(d.statuses)),
   );
+  return new Map(finished.map((r) => [r.id, r.finished_at]));
 }

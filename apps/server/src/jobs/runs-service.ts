@@ -4,6 +4,7 @@ import type { EventBus } from '../events/bus';
 import { badRequest, conflict, HttpError, notFound } from '../http/errors';
 import { completeJobTx } from './job-completion';
 import { jobInclude, toJobView, toRunView } from './job-view';
+import { insertRun } from './run-insert';
 import { waitingNotes } from './waiting-notes';
 
 export class RunsService {
@@ -37,58 +38,19 @@ export class RunsService {
   }
 
   /**
-   * Creates a run with one job per job × environment × system. A job whose group does not
-   * exist completes at once as `missing-group`; one whose group has no authorized agent at all
-   * as `no-agents`; every other job is queued.
+   * Creates a run with one job per job × environment × system (see insertRun): jobs whose group
+   * is missing or has no authorized agent complete at once, the rest are queued.
    */
   async createRun(workflow: Workflow, name = workflow.name ?? 'ad-hoc', workflowId: number | null = null): Promise<RunView> {
-    const groupNames = [...new Set(workflow.jobs.flatMap((j) => j.environments.map((e) => e.agents_group)))];
-    const runId = await this.db.$transaction(async (tx) => {
-      const groups = await tx.agentsGroup.findMany({
-        where: { name: { in: groupNames } },
-        include: { _count: { select: { agents: { where: { agent: { authorized: true, deletedAt: null } } } } } },
-      });
-      const byName = new Map(groups.map((g) => [g.name, g]));
-      const run = await tx.run.create({ data: { name, workflowId } });
-      const specs = workflow.jobs.flatMap((job) =>
-        job.environments.flatMap((env) => (Array.isArray(env.system) ? env.system : [env.system]).map((system) => ({ job, env, system }))),
-      );
-      // Bulk inserts: a run may have hundreds of jobs.
-      const inserted = await tx.job.createManyAndReturn({
-        data: specs.map(({ job, env, system }) => ({
-          runId: run.id,
-          name: job.name,
-          groupName: env.agents_group,
-          groupId: byName.get(env.agents_group)?.id ?? null,
-          executor: env.executor,
-          system,
-          timeoutS: job.timeout,
-          retries: job.retries,
-          secrets: job.secrets ?? [],
-          stepsSpec: job.steps as unknown as Prisma.InputJsonValue,
-        })),
-        select: { id: true },
-      });
-      // Serial ids follow the order of the rows given.
-      const created = inserted.sort((a, b) => a.id - b.id);
-      await tx.jobStep.createMany({
-        data: created.flatMap((row, i) => specs[i].job.steps.map((s, index) => ({ jobId: row.id, index, tool: s.tool, name: s.name ?? defaultStepName(s) }))),
-      });
-      const finished: { id: number; status: 'missing-group' | 'no-agents'; note: string }[] = [];
-      created.forEach((row, i) => {
-        const groupName = specs[i].env.agents_group;
-        const group = byName.get(groupName);
-        if (!group) finished.push({ id: row.id, status: 'missing-group', note: `group '${groupName}' does not exist` });
-        else if (group._count.agents === 0) finished.push({ id: row.id, status: 'no-agents', note: `there are no authorized agents in group '${groupName}'; add some` });
-      });
-      for (const f of finished) await completeJobTx(tx, f.id, f.status, f.note);
-      return run.id;
-    }, { timeout: 60_000 });
-    // A job is queued from the moment its run is committed (the insert's now() is the start of a
-    // transaction that may take a while for a big run); FIFO order between runs is unchanged.
-    await this.db.$executeRawUnsafe(`UPDATE jobs SET queued_at = clock_timestamp() WHERE run_id = $1 AND state = 'queued'`, runId);
+    const { view, groupIds } = await insertRun(this.db, workflow, name, workflowId);
     await this.bus.publish({ kind: 'schedule' });
-    return this.getRun(runId);
+    const queued = view.jobs!.filter((j) => j.state === 'queued');
+    const notes = await waitingNotes(
+      this.db,
+      queued.map((j) => ({ id: j.id, groupId: groupIds.get(j.id) ?? null, groupName: j.group, executor: j.executor, system: j.system, note: j.note })),
+    );
+    for (const j of queued) j.note = notes.get(j.id) ?? j.note;
+    return view;
   }
 
   async listRuns(q: { offset: number; limit: number; workflow?: number }): Promise<{ items: RunView[]; total: number }> {
@@ -150,9 +112,4 @@ export class RunsService {
     }
     return this.getJob(jobId);
   }
-}
-
-function defaultStepName(s: Workflow['jobs'][number]['steps'][number]): string {
-  if (s.tool === 'shell') return (s.cmd ?? s.script ?? '').split('\n')[0].slice(0, 80);
-  return `git ${s.url}`;
 }

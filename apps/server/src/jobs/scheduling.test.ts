@@ -95,6 +95,9 @@ describe('jobs: scheduling by group, system and executor', () => {
     expect(job(r, 'no-group')).toMatchObject({ state: 'completed', completionStatus: 'missing-group', note: "group 'nope' does not exist" });
     expect(job(r, 'no-agents')).toMatchObject({ state: 'completed', completionStatus: 'no-agents' });
     expect(job(r, 'waits')).toMatchObject({ state: 'queued', note: "no agents in group 'away' are connected and enabled (1 authorized)" });
+    expect(job(r, 'no-group').steps.map((st) => st.status)).toEqual(['skipped']);
+    // The POST answers with the run as stored.
+    expect(await run(r.id)).toEqual(r);
   });
 
   it('gives no work to unauthorized agents', async () => {
@@ -106,6 +109,9 @@ describe('jobs: scheduling by group, system and executor', () => {
     await waitFor('agent told', () => started.procs[0].output().includes('no longer authorized'));
     const r = await submit([shellJob('x', 'solo', 'true'), shellJob('y', 'all', 'true')]);
     expect(r.jobs!.map((j) => j.completionStatus)).toEqual(['no-agents', 'no-agents']);
+    // Every job completed at once: so did the run.
+    expect(r).toMatchObject({ state: 'completed', status: 'no-agents', jobsCompleted: 2, finishedAt: expect.any(String) });
+    expect(await run(r.id)).toEqual(r);
     await new Promise((res) => setTimeout(res, 500));
     expect(started.procs[0].output()).not.toContain('job started');
     expect((await api.ok<{ total: number }>('GET', `/api/agents/${id}/jobs`)).total).toBe(0);

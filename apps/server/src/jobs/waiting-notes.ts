@@ -1,7 +1,6 @@
-import { hostInfoSchema } from '@kraken/protocol';
 import type { Db } from '../db/prisma';
-import { agentState } from '../agents/agent-view';
-import { fits, profileOf, type AgentProfile } from './agent-fit';
+import { OFFLINE_AFTER_MS } from '../agents/agent-view';
+import { fits, type AgentProfile } from './agent-fit';
 
 /** Says why each queued job waits, e.g. `no agents in group 'linux'` (computed when asked, not stored). */
 export async function waitingNotes(
@@ -11,17 +10,24 @@ export async function waitingNotes(
   const notes = new Map<number, string>();
   const groupIds = [...new Set(jobs.map((j) => j.groupId).filter((g): g is number => g !== null))];
   if (!groupIds.length) return notes;
-  const members = await db.agentAssignment.findMany({
-    where: { groupId: { in: groupIds }, agent: { authorized: true, deletedAt: null } },
-    include: { agent: { select: { disabled: true, connected: true, lastSeen: true, hostInfo: true } } },
-  });
-  // Each agent's profile once, not once per job: a run may have hundreds of jobs.
+  // Each agent's profile in SQL, not its host info parsed here: a run may have hundreds of jobs
+  // and its group thousands of agents.
+  const members = await db.$queryRawUnsafe<{ group_id: number; usable: boolean; system: string; docker: boolean; lxd: boolean }[]>(
+    `SELECT aa.group_id,
+       NOT a.disabled AND a.connected AND a.last_seen > now() - make_interval(secs => $2) AS usable,
+       coalesce(a.host_info->>'system', '') AS system,
+       coalesce(a.host_info->'capabilities'->>'docker', '') <> '' AS docker,
+       coalesce(a.host_info->'capabilities'->>'lxd', '') <> '' AS lxd
+     FROM agent_assignments aa JOIN agents a ON a.id = aa.agent_id
+     WHERE aa.group_id = ANY($1::int[]) AND a.authorized AND a.deleted_at IS NULL`,
+    groupIds,
+    OFFLINE_AFTER_MS / 1000,
+  );
   const byGroup = new Map<number, { usable: boolean; profile: AgentProfile }[]>();
   for (const m of members) {
-    const list = byGroup.get(m.groupId) ?? [];
-    const usable = !m.agent.disabled && agentState(m.agent) === 'connected';
-    list.push({ usable, profile: profileOf(hostInfoSchema.safeParse(m.agent.hostInfo).data) });
-    byGroup.set(m.groupId, list);
+    const list = byGroup.get(m.group_id) ?? [];
+    list.push({ usable: m.usable, profile: { system: m.system, docker: m.docker, lxd: m.lxd } });
+    byGroup.set(m.group_id, list);
   }
   for (const job of jobs) {
     if (job.groupId === null) continue;
