@@ -155,6 +155,7 @@ export class Dispatcher {
       const job = mine.find((j) => j.id === id);
       if (!job) this.o.gateway.send(conn.agentId, { type: 'job-cancel', jobId: id, reason: 'moved' });
     }
+    let requeued = false;
     for (const job of mine) {
       if (running.has(job.id)) continue;
       if (job.state === 'assigned') {
@@ -163,9 +164,12 @@ export class Dispatcher {
         this.sendAssignment(conn.agentId, this.assignedJobOf(job, job.deadline));
       } else {
         await this.o.db.$transaction((tx) => this.requeueOrLose(tx, job.id, `agent '${conn.hello.hostInfo.hostname}' restarted and no longer runs the job`));
+        requeued = true;
       }
     }
-    this.requestPass();
+    // A re-queued job may fit agents of other servers too.
+    if (requeued) await this.o.bus.publish({ kind: 'schedule' });
+    else this.requestPass();
   }
 
   private async applyFinishedReport(agentId: number, report: FinishedJobReport): Promise<void> {
