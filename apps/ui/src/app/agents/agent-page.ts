@@ -13,7 +13,7 @@ import { MatTableModule } from '@angular/material/table';
 import { MatDialog } from '@angular/material/dialog';
 import type { Agent, Group, JobView } from '@kraken/protocol';
 import { ApiService } from '../api/api.service';
-import type { LogQuery } from '../api/logs';
+import type { LogsQuery } from '@kraken/protocol';
 import { NotifyService } from '../core/notify.service';
 import { errorMessage } from '../core/errors';
 import { poll } from '../core/poll';
@@ -197,7 +197,7 @@ export class AgentPage {
 
   protected readonly logSource = computed<LogSource>(() => {
     const id = this.agentId();
-    return (q: LogQuery) => this.api.agentLogs(id, q);
+    return (q: Partial<LogsQuery>) => this.api.agentLogs(id, q);
   });
   protected readonly caps = capabilities;
   protected readonly mem = memory;

@@ -14,7 +14,7 @@ import type {
   UpdateSettingsBody,
   WorkflowView,
 } from '@kraken/protocol';
-import type { LogPage, LogQuery } from './logs';
+import type { LogsPage, LogsQuery } from '@kraken/protocol';
 
 export interface Page<T> {
   items: T[];
@@ -71,7 +71,7 @@ export class ApiService {
       ids.map((id) => ({ id, authorized: true })),
     );
   agentJobs = (id: number, offset = 0, limit = 30) => this.get<Page<JobView>>(`/api/agents/${id}/jobs`, { offset, limit });
-  agentLogs = (id: number, q: LogQuery = {}) => this.get<LogPage>(`/api/agents/${id}/logs`, q);
+  agentLogs = (id: number, q: Partial<LogsQuery> = {}) => this.get<LogsPage>(`/api/agents/${id}/logs`, q);
 
   // groups
   groups = () => this.get<{ items: Group[] }>('/api/groups');
@@ -94,5 +94,5 @@ export class ApiService {
   run = (id: number) => this.get<RunView>(`/api/runs/${id}`);
   job = (id: number) => this.get<JobView>(`/api/jobs/${id}`);
   cancelJob = (id: number) => this.send<unknown>('POST', `/api/jobs/${id}/cancel`, {});
-  jobLogs = (id: number, q: LogQuery = {}) => this.get<LogPage>(`/api/jobs/${id}/logs`, q);
+  jobLogs = (id: number, q: Partial<LogsQuery> = {}) => this.get<LogsPage>(`/api/jobs/${id}/logs`, q);
 }

@@ -1,7 +1,15 @@
-import { capabilities, duration, jobDuration, jobStatus, memory, system, timeAgo } from './format';
+import { capabilities, clockTime, duration, jobDuration, jobStatus, memory, system, timeAgo } from './format';
 
 describe('format', () => {
   const now = Date.parse('2026-11-30T12:00:00Z');
+
+  it('shows a log line time as the local clock time, to the millisecond', () => {
+    const local = new Date(2026, 10, 30, 14, 3, 7, 120);
+    expect(clockTime(local.toISOString())).toBe('14:03:07.120');
+    // The log store's times have microseconds.
+    expect(clockTime(local.toISOString().replace('Z', '456Z'))).toBe('14:03:07.120');
+    expect(clockTime('not a time')).toBe('not a time');
+  });
 
   it('tells how long ago', () => {
     expect(timeAgo(null, now)).toBe('never');

@@ -50,3 +50,11 @@ export function system(agent: Pick<Agent, 'hostInfo'>): string {
 export function jobStatus(job: Pick<JobView, 'state' | 'completionStatus'>): string {
   return job.state === 'completed' ? (job.completionStatus ?? 'completed') : job.state;
 }
+
+/** The clock time of an ISO timestamp in the browser's time zone, with milliseconds: "14:03:07.120". */
+export function clockTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+}

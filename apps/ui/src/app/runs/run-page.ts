@@ -7,7 +7,7 @@ import { MatExpansionModule } from '@angular/material/expansion';
 import { MatDialog } from '@angular/material/dialog';
 import type { JobView, RunView, StepView } from '@kraken/protocol';
 import { ApiService } from '../api/api.service';
-import type { LogQuery } from '../api/logs';
+import type { LogsQuery } from '@kraken/protocol';
 import { NotifyService } from '../core/notify.service';
 import { errorMessage } from '../core/errors';
 import { poll } from '../core/poll';
@@ -161,7 +161,7 @@ export class RunPage {
   logSource(jobId: number): LogSource {
     let s = this.sources.get(jobId);
     if (!s) {
-      s = (q: LogQuery) => this.api.jobLogs(jobId, q);
+      s = (q: Partial<LogsQuery>) => this.api.jobLogs(jobId, q);
       this.sources.set(jobId, s);
     }
     return s;

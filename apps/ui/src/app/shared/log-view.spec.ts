@@ -1,16 +1,28 @@
 import { TestBed } from '@angular/core/testing';
 import { LogView } from './log-view';
 import { setup, tick } from '../testing/setup';
-import type { LogLine, LogQuery } from '../api/logs';
+import type { LogLine, LogsQuery } from '@kraken/protocol';
 
-const line = (seq: number, message: string, step: number | null = 0): LogLine => ({ time: `2026-11-30T12:00:0${seq}.000000Z`, seq: 0, level: 'info', message, step });
+const line = (seq: number, message: string, step: number | null = 0): LogLine => ({
+  time: `2026-11-30T12:00:0${seq}.000000Z`,
+  seq: 0,
+  level: 'info',
+  message,
+  service: 'tool',
+  host: 'h1',
+  agent: 1,
+  run: 1,
+  job: 1,
+  step,
+  tool: step === null ? null : 'shell',
+});
 
 describe('LogView', () => {
   beforeEach(() => setup());
   afterEach(() => TestBed.resetTestingModule());
 
   it('follows the cursor, keeps polling while live and never shows a line twice', async () => {
-    const calls: LogQuery[] = [];
+    const calls: Partial<LogsQuery>[] = [];
     const pages: Record<string, { items: LogLine[]; next: string | null }[]> = {
       start: [{ items: [line(1, 'cloning'), line(2, 'building')], next: 'c1' }],
       c1: [
@@ -18,7 +30,7 @@ describe('LogView', () => {
         { items: [line(3, 'testing'), line(4, 'done', null)], next: null },
       ],
     };
-    const source = async (q: LogQuery) => {
+    const source = async (q: Partial<LogsQuery>) => {
       calls.push(q);
       return pages[q.cursor ?? 'start'].shift() ?? { items: [], next: null };
     };

@@ -3,10 +3,12 @@ import { HttpErrorResponse } from '@angular/common/http';
 import { MatButtonModule } from '@angular/material/button';
 import { MatSelectModule } from '@angular/material/select';
 import { MatFormFieldModule } from '@angular/material/form-field';
-import type { LogLine, LogPage, LogQuery } from '../api/logs';
+import type { LogLevel, LogLine, LogsPage, LogsQuery } from '@kraken/protocol';
+import { clockTime } from '../core/format';
 import { errorMessage } from '../core/errors';
 
-export type LogSource = (q: LogQuery) => Promise<LogPage>;
+/** A page of a log from `q.cursor` on (none: from the start). */
+export type LogSource = (q: Partial<LogsQuery>) => Promise<LogsPage>;
 
 const PAGE = 1000;
 const MAX_LINES = 20_000;
@@ -38,7 +40,7 @@ const lineKey = (l: LogLine) => `${l.time}|${l.seq}|${l.step ?? ''}|${l.service 
     @if (error(); as e) {
       <div class="banner-error" role="alert">{{ e }}</div>
     }
-    <pre #box class="log" tabindex="0" [attr.aria-label]="label()" role="log">@for (l of shown(); track $index) {<span class="line lvl-{{ l.level }}"><span class="t">{{ l.time.slice(11, 23) }}</span> @if (l.step !== null && l.step !== undefined) {<span class="s">[{{ l.step }}]</span> }{{ l.message }}
+    <pre #box class="log" tabindex="0" [attr.aria-label]="label()" role="log">@for (l of shown(); track $index) {<span class="line lvl-{{ l.level }}"><span class="t" [title]="l.time">{{ clock(l.time) }}</span> @if (l.step !== null && l.step !== undefined) {<span class="s">[{{ l.step }}]</span> }{{ l.message }}
 </span>} @empty {<span class="muted">{{ loading() ? 'loading…' : emptyText() }}</span>}</pre>
   `,
   styles: `
@@ -65,10 +67,12 @@ export class LogView {
    */
   readonly streamUrl = input<string | null>(null);
 
+  protected readonly clock = clockTime;
   protected readonly lines = signal<LogLine[]>([]);
   protected readonly error = signal<string | null>(null);
   protected readonly loading = signal(true);
-  protected readonly level = signal('');
+  /** Minimum level shown; '' for all. */
+  protected readonly level = signal<LogLevel | ''>('');
   protected readonly shown = computed(() => this.lines());
   private readonly box = viewChild<ElementRef<HTMLElement>>('box');
 
@@ -105,7 +109,7 @@ export class LogView {
     });
   }
 
-  setLevel(level: string): void {
+  setLevel(level: LogLevel | ''): void {
     this.level.set(level);
     this.reload();
   }
@@ -172,9 +176,10 @@ export class LogView {
   private async fetchNew(gen: number): Promise<void> {
     try {
       for (let i = 0; i < 50; i++) {
-        const q: LogQuery = { limit: PAGE };
+        const q: Partial<LogsQuery> = { limit: PAGE };
         if (this.cursor) q.cursor = this.cursor;
-        if (this.level()) q.level = this.level();
+        const level = this.level();
+        if (level) q.level = level;
         const page = await this.source()(q);
         if (gen !== this.generation) return;
         this.add(page.items);
