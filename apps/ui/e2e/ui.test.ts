@@ -177,9 +177,26 @@ run('web UI in Chromium', () => {
     await page.getByRole('link', { name: 'Runs' }).first().click();
     await page.getByRole('row').filter({ hasText: 'ui-e2e' }).getByText('ok', { exact: true }).waitFor();
     await b.screenshot('12-runs');
+
+    // Save the schema as a workflow, then start a run of it from the Workflows page.
+    await editor.fill(schema('linux').replace('sleep 6', 'sleep 1'));
+    await page.getByText('The schema is valid.').waitFor();
+    await page.getByRole('textbox', { name: 'Workflow name' }).fill('ui-e2e-saved');
+    await page.getByRole('button', { name: 'Save as workflow' }).click();
+    await page.getByText("Workflow 'ui-e2e-saved' saved").waitFor();
+    await page.getByRole('link', { name: 'Workflows' }).click();
+    const saved = page.getByRole('row').filter({ hasText: 'ui-e2e-saved' });
+    await saved.getByText('greet').waitFor();
+    await saved.getByRole('button', { name: 'Schema' }).click();
+    await page.getByLabel('Schema of ui-e2e-saved').getByText('sleep 1', { exact: false }).waitFor();
+    await b.screenshot('12b-workflows');
+    await saved.getByRole('button', { name: 'Run workflow ui-e2e-saved' }).click();
+    await page.waitForURL(/\/runs\/\d+/);
+    await page.getByRole('heading', { name: /^Run \d+: ui-e2e-saved/ }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'greet' }).getByText('ok', { exact: true }).waitFor({ timeout: 60_000 });
     await page.goto(`${server.url}/agents/${discovered.id}`);
     await page.getByRole('tab', { name: 'Jobs' }).click();
-    await page.getByRole('row').filter({ hasText: 'greet' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'greet' }).nth(1).waitFor(); // the jobs of both runs
     await b.screenshot('13-agent-jobs');
     await page.getByRole('tab', { name: 'Logs' }).click();
     await page.getByRole('log').waitFor();

@@ -14,6 +14,7 @@ export const routes: Routes = [
       { path: 'download', title: 'Download the agent · Kraken', loadComponent: () => import('./agents/download-page').then((m) => m.DownloadPage) },
       { path: 'groups', title: 'Groups · Kraken', loadComponent: () => import('./groups/groups-page').then((m) => m.GroupsPage) },
       { path: 'groups/:id', title: 'Group · Kraken', loadComponent: () => import('./groups/group-page').then((m) => m.GroupPage) },
+      { path: 'workflows', title: 'Workflows · Kraken', loadComponent: () => import('./workflows/workflows-page').then((m) => m.WorkflowsPage) },
       { path: 'runs', title: 'Runs · Kraken', loadComponent: () => import('./runs/runs-page').then((m) => m.RunsPage) },
       { path: 'runs/:id', title: 'Run · Kraken', loadComponent: () => import('./runs/run-page').then((m) => m.RunPage) },
       { path: 'settings', title: 'Settings · Kraken', loadComponent: () => import('./settings/settings-page').then((m) => m.SettingsPage) },

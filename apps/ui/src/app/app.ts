@@ -47,6 +47,7 @@ import { NotifyService } from './core/notify.service';
           </a>
           <a mat-menu-item routerLink="/download">Download</a>
         </mat-menu>
+        <a mat-button routerLink="/workflows" routerLinkActive="active" class="nav-btn">Workflows</a>
         <a mat-button routerLink="/runs" routerLinkActive="active" class="nav-btn">Runs</a>
         <a mat-button routerLink="/settings" routerLinkActive="active" class="nav-btn">Settings</a>
         <span class="spacer"></span>

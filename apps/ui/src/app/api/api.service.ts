@@ -89,6 +89,9 @@ export class ApiService {
 
   // workflows, runs and jobs
   workflows = () => this.get<{ items: WorkflowView[] }>('/api/workflows');
+  /** Stores a schema (object, or JSON / YAML text) under a name. */
+  saveWorkflow = (name: string, schema: unknown) => this.send<WorkflowView>('POST', '/api/workflows', { name, schema });
+  runWorkflow = (id: number) => this.send<RunView>('POST', `/api/workflows/${id}/runs`, {});
   submitRun = (schema: unknown) => this.send<RunView>('POST', '/api/runs', { schema });
   runs = (offset = 0, limit = 30) => this.get<Page<RunView>>('/api/runs', { offset, limit });
   run = (id: number) => this.get<RunView>(`/api/runs/${id}`);

@@ -56,4 +56,35 @@ describe('RunsPage', () => {
     expect(alert).toContain('The server rejected the schema');
     expect(alert).toContain("jobs[0].environments[0].agents_group: no group named 'all'");
   });
+
+  it('saves the schema as a named workflow, and says when the name is taken', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const fixture = await open();
+    const el = fixture.nativeElement as HTMLElement;
+    const save = () => [...el.querySelectorAll<HTMLButtonElement>('button')].find((b) => b.textContent!.includes('Save as workflow'))!;
+    expect(save().disabled).toBe(true); // no name yet
+    const name = el.querySelector<HTMLInputElement>('input[name="workflowName"]')!;
+    name.value = 'nightly';
+    name.dispatchEvent(new Event('input'));
+    await fixture.whenStable();
+    expect(save().disabled).toBe(false);
+
+    save().click();
+    const post = http.expectOne((r) => r.url === '/api/workflows' && r.method === 'POST');
+    expect(post.request.body).toEqual({ name: 'nightly', schema: EXAMPLE_SCHEMA });
+    post.flush({ id: 1, name: 'nightly', schema: {}, createdAt: '2026-11-30T10:00:00Z', runsCount: 0 }, { status: 201, statusText: 'Created' });
+    await tick();
+    await fixture.whenStable();
+    expect(document.body.textContent).toContain("Workflow 'nightly' saved");
+    expect(name.value).toBe('');
+
+    name.value = 'nightly';
+    name.dispatchEvent(new Event('input'));
+    await fixture.whenStable();
+    save().click();
+    http.expectOne((r) => r.url === '/api/workflows').flush({ error: 'conflict', message: "a workflow named 'nightly' already exists" }, { status: 409, statusText: 'Conflict' });
+    await tick();
+    await fixture.whenStable();
+    expect(document.body.textContent).toContain("a workflow named 'nightly' already exists");
+  });
 });

@@ -59,6 +59,13 @@ export const RUNS_POLL_MS = 3000;
             <div class="actions">
               <button mat-flat-button type="submit" [disabled]="busy() || problems().length > 0">{{ busy() ? 'Submitting…' : 'Run' }}</button>
               <button mat-button type="button" (click)="schema = example; edited()">Example</button>
+              <span class="save">
+                <mat-form-field subscriptSizing="dynamic" class="name">
+                  <mat-label>Workflow name</mat-label>
+                  <input matInput name="workflowName" [(ngModel)]="workflowName" autocomplete="off" maxlength="200" (keydown.enter)="$event.preventDefault(); save()" />
+                </mat-form-field>
+                <button mat-stroked-button type="button" (click)="save()" [disabled]="busy() || problems().length > 0 || !workflowName.trim()">Save as workflow</button>
+              </span>
             </div>
           </form>
         </mat-card-content>
@@ -90,7 +97,9 @@ export const RUNS_POLL_MS = 3000;
     .editor { width: 100%; box-sizing: border-box; padding: 8px; border: 1px solid var(--mat-sys-outline); border-radius: 6px; background: var(--mat-sys-surface-container-lowest); color: inherit; resize: vertical; tab-size: 2; }
     .editor[aria-invalid='true'] { border-color: var(--mat-sys-error); }
     .problems { margin: 4px 0 0; padding-left: 20px; }
-    .actions { display: flex; gap: 8px; }
+    .actions { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+    .save { display: flex; gap: 8px; align-items: center; margin-left: auto; }
+    .name { width: 220px; }
     .ok { margin: 0; }
     .empty { padding: 16px; }
   `,
@@ -102,6 +111,7 @@ export class RunsPage {
   protected readonly columns = ['id', 'name', 'status', 'jobs', 'created', 'duration'];
   protected readonly example = EXAMPLE_SCHEMA;
   protected schema = EXAMPLE_SCHEMA;
+  protected workflowName = '';
   protected readonly problems = signal<SchemaProblem[]>([]);
   protected readonly problemsFrom = signal<'browser' | 'server'>('browser');
   protected readonly busy = signal(false);
@@ -145,6 +155,26 @@ export class RunsPage {
   }
 
   async submit(): Promise<void> {
+    await this.send('Submitting the run', async () => {
+      const run = await this.api.submitRun(this.schema);
+      this.notify.info(`Run ${run.id} submitted`);
+      await this.router.navigate(['/runs', run.id]);
+    });
+  }
+
+  /** Stores the schema under the name given, to be run again from the Workflows page. */
+  async save(): Promise<void> {
+    const name = this.workflowName.trim();
+    if (!name) return;
+    await this.send(`Saving workflow '${name}'`, async () => {
+      await this.api.saveWorkflow(name, this.schema);
+      this.notify.info(`Workflow '${name}' saved`);
+      this.workflowName = '';
+    });
+  }
+
+  /** Checks the schema here first, then sends it; the server's problems are shown by path. */
+  private async send(doing: string, action: () => Promise<void>): Promise<void> {
     clearTimeout(this.checkTimer);
     const local = checkSchema(this.schema);
     this.problems.set(local);
@@ -152,16 +182,14 @@ export class RunsPage {
     if (local.length) return;
     this.busy.set(true);
     try {
-      const run = await this.api.submitRun(this.schema);
-      this.notify.info(`Run ${run.id} submitted`);
-      await this.router.navigate(['/runs', run.id]);
+      await action();
     } catch (err) {
       const issues = errorIssues(err);
       if (issues.length) {
         this.problems.set(issues);
         this.problemsFrom.set('server');
       } else {
-        this.notify.error(err, 'Submitting the run');
+        this.notify.error(err, doing);
       }
     } finally {
       this.busy.set(false);
