@@ -35,10 +35,27 @@ interface Worker {
   /** The agent's groups, loaded when it connects and whenever memberships change. */
   groups: number[];
   profile: AgentProfile;
+  /** Groups and profile as one key: agents of one kind fit the same jobs. */
+  kind: string;
   /** Jobs the agent is busy with, until it reports them finished. */
   busy: Set<number>;
   stopping: boolean;
   lastAssignedAt: number;
+}
+
+/** A job an agent holds, as onReady reconciles it with what the agent says it runs. */
+interface ActiveJobRow {
+  id: number;
+  runId: number;
+  name: string;
+  executor: string;
+  system: string;
+  timeoutS: number;
+  secrets: unknown;
+  stepsSpec: unknown;
+  attempt: number;
+  deadline: Date | null;
+  state: string;
 }
 
 interface QueuedRow {
@@ -139,11 +156,16 @@ export class Dispatcher {
   private async onReady(conn: AgentConnection): Promise<void> {
     const existing = this.workers.get(conn.agentId);
     if (existing?.conn === conn) return this.requestPass();
-    const worker: Worker = { conn, groups: [], profile: profileOf(conn.hello.hostInfo), busy: new Set(), stopping: false, lastAssignedAt: 0 };
+    const worker: Worker = { conn, groups: [], profile: profileOf(conn.hello.hostInfo), kind: '', busy: new Set(), stopping: false, lastAssignedAt: 0 };
     this.workers.set(conn.agentId, worker);
     await this.reloadGroups([worker]);
     const running = new Set(conn.hello.runningJobs);
-    let mine = await this.o.db.job.findMany({ where: { agentId: conn.agentId, state: { in: ACTIVE_STATES } } });
+    let mine = await this.o.db.$queryRawUnsafe<ActiveJobRow[]>(
+      `SELECT id, run_id AS "runId", name, executor, system, timeout_s AS "timeoutS", secrets, steps_spec AS "stepsSpec", attempt, deadline, state
+       FROM jobs WHERE agent_id = $1 AND state = ANY($2::text[])`,
+      conn.agentId,
+      ACTIVE_STATES,
+    );
     // Final reports that may have been lost with the previous connection.
     for (const report of conn.hello.finishedJobs) {
       if (running.has(report.jobId) || !mine.some((j) => j.id === report.jobId)) continue;
@@ -183,11 +205,20 @@ export class Dispatcher {
 
   private async reloadGroups(workers: Worker[]): Promise<void> {
     if (!workers.length) return;
-    const rows = await this.o.db.agentAssignment.findMany({
-      where: { agentId: { in: workers.map((w) => w.conn.agentId) } },
-      select: { agentId: true, groupId: true },
-    });
-    for (const w of workers) w.groups = rows.filter((r) => r.agentId === w.conn.agentId).map((r) => r.groupId).sort((a, b) => a - b);
+    const rows = await this.o.db.$queryRawUnsafe<{ agent_id: number; group_id: number }[]>(
+      'SELECT agent_id, group_id FROM agent_assignments WHERE agent_id = ANY($1::int[]) ORDER BY group_id',
+      workers.map((w) => w.conn.agentId),
+    );
+    const byAgent = new Map<number, number[]>();
+    for (const r of rows) {
+      const groups = byAgent.get(r.agent_id);
+      if (groups) groups.push(r.group_id);
+      else byAgent.set(r.agent_id, [r.group_id]);
+    }
+    for (const w of workers) {
+      w.groups = byAgent.get(w.conn.agentId) ?? [];
+      w.kind = `${w.groups.join(',')}|${w.profile.system}|${w.profile.docker}|${w.profile.lxd}`;
+    }
   }
 
   private onGone(agentId: number): void {
@@ -247,7 +278,7 @@ export class Dispatcher {
 
     // One SQL condition per distinct kind of agent: only jobs some free agent fits are read.
     const kinds = new Map<string, Worker>();
-    for (const w of candidates) kinds.set(`${w.groups.join(',')}|${w.profile.system}|${w.profile.docker}|${w.profile.lxd}`, w);
+    for (const w of candidates) kinds.set(w.kind, w);
     const params: unknown[] = [[...this.claiming]];
     const clauses = [...kinds.values()].map(({ groups, profile }) => {
       params.push(groups, profile.system);
