@@ -48,6 +48,8 @@ run('web UI in Chromium', () => {
     const menu = async (item: string) => {
       await page.getByRole('button', { name: 'Agents menu' }).click();
       await page.getByRole('menuitem', { name: new RegExp(`^${item}`) }).click();
+      // The menu fades out; wait until it is gone so that screenshots show the page only.
+      await page.getByRole('menu').waitFor({ state: 'detached' });
     };
 
     // The UI is served, and deep links fall back to the app, which asks to log in.
