@@ -29,6 +29,9 @@ export interface DispatcherOptions {
   timeoutGraceS: number;
 }
 
+/** How long a job lost to another server's claim is left out of this server's reads. */
+const LOST_EXCLUSION_MS = 500;
+
 /** A connected agent as the scheduler sees it; only the server holding its socket assigns it work. */
 interface Worker {
   conn: AgentConnection;
@@ -82,6 +85,8 @@ export class Dispatcher {
   private passAgain = false;
   /** Jobs this server's passes are claiming right now (see pass). */
   private readonly claiming = new Set<number>();
+  /** Jobs a claim just lost to another server, left out of reads until then (epoch ms). */
+  private readonly lostUntil = new Map<number, number>();
   private watchdogTimer?: NodeJS.Timeout;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -279,7 +284,9 @@ export class Dispatcher {
     // One SQL condition per distinct kind of agent: only jobs some free agent fits are read.
     const kinds = new Map<string, Worker>();
     for (const w of candidates) kinds.set(w.kind, w);
-    const params: unknown[] = [[...this.claiming]];
+    const now = Date.now();
+    for (const [id, until] of this.lostUntil) if (until <= now) this.lostUntil.delete(id);
+    const params: unknown[] = [[...this.claiming, ...this.lostUntil.keys()]];
     const clauses = [...kinds.values()].map(({ groups, profile }) => {
       params.push(groups, profile.system);
       const g = params.length - 1;
@@ -365,8 +372,14 @@ export class Dispatcher {
       this.sendAssignment(worker.conn.agentId, this.assignedJobOf({ id: job.id, runId: job.run_id, name: job.name, executor: job.executor, system: job.system, timeoutS: job.timeout_s, secrets: job.secrets, stepsSpec: job.steps_spec, attempt: job.attempt + 1 }, null));
     }
     if (won.size) this.o.log.debug({ assigned: won.size }, 'jobs assigned');
-    // Another server claimed some, or an agent was just disabled: look again shortly.
-    if (won.size < picked.length) this.later(20, async () => this.requestPass());
+    if (won.size < picked.length) {
+      // Most likely another server claimed them: look again at once, past them. Should one still
+      // be queued (its agent was just disabled, say), it is read again after LOST_EXCLUSION_MS.
+      const until = Date.now() + LOST_EXCLUSION_MS;
+      for (const { job } of picked) if (!won.has(job.id)) this.lostUntil.set(job.id, until);
+      this.requestPass();
+      this.later(LOST_EXCLUSION_MS + 10, async () => this.requestPass());
+    }
   }
 
   private assignedJobOf(
