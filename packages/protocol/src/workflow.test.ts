@@ -1,4 +1,4 @@
-import { parseWorkflow } from './workflow';
+import { MAX_RUN_JOBS, parseWorkflow } from './workflow';
 import { agentToServerMessageSchema } from './agent-messages';
 
 const job = (over: Record<string, unknown> = {}) => ({
@@ -48,6 +48,17 @@ describe('workflow schema', () => {
   it('refuses two jobs with one name', () => {
     const r = parseWorkflow({ jobs: [job(), job()] });
     expect(r).toEqual({ ok: false, issues: [{ path: 'jobs[1].name', message: "duplicate job name 'build' (also jobs[0])" }] });
+  });
+
+  it('bounds the jobs of one run, counting every environment and system', () => {
+    const systems = Array.from({ length: 100 }, (_, i) => `sys-${i}`);
+    const wide = job({ environments: Array.from({ length: 101 }, () => ({ system: systems, agents_group: 'all' })) });
+    expect(parseWorkflow({ jobs: [wide] })).toEqual({
+      ok: false,
+      issues: [{ path: 'jobs', message: `a run may have at most ${MAX_RUN_JOBS} jobs (one per job × environment × system); this schema makes 10100` }],
+    });
+    const fits = job({ environments: Array.from({ length: 100 }, () => ({ system: systems, agents_group: 'all' })) });
+    expect(parseWorkflow({ jobs: [fits] }).ok).toBe(true);
   });
 
   it('says what is wrong with text that is not YAML, or not a schema', () => {

@@ -66,12 +66,19 @@ export const jobSchema = z.strictObject({
 });
 export type WorkflowJob = z.infer<typeof jobSchema>;
 
+/** A run's jobs are stored in one statement and answered in one response: a bound keeps both sane. */
+export const MAX_RUN_JOBS = 10_000;
+
 export const workflowSchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
     jobs: z.array(jobSchema).min(1, 'a workflow needs at least one job'),
   })
   .superRefine((wf, ctx) => {
+    const runJobs = wf.jobs.reduce((n, j) => n + j.environments.reduce((m, e) => m + (Array.isArray(e.system) ? e.system.length : 1), 0), 0);
+    if (runJobs > MAX_RUN_JOBS) {
+      ctx.addIssue({ code: 'custom', path: ['jobs'], message: `a run may have at most ${MAX_RUN_JOBS} jobs (one per job × environment × system); this schema makes ${runJobs}` });
+    }
     const seen = new Map<string, number>();
     wf.jobs.forEach((j, i) => {
       const first = seen.get(j.name);
