@@ -13,6 +13,7 @@ import { OFFLINE_AFTER_MS } from '../agents/agent-view';
 import { ACTIVE_STATES, completeJobsTx, completeJobTx } from './job-completion';
 import { fits, profileOf, type AgentProfile } from './agent-fit';
 import { ReportBatcher, type BatchOutcome } from './report-batcher';
+import { claimJobs, readQueuedJobs, type QueuedRow } from './job-queue';
 
 type Tx = Prisma.TransactionClient;
 
@@ -59,19 +60,6 @@ interface ActiveJobRow {
   attempt: number;
   deadline: Date | null;
   state: string;
-}
-
-interface QueuedRow {
-  id: number;
-  run_id: number;
-  name: string;
-  group_id: number;
-  executor: string;
-  system: string;
-  timeout_s: number;
-  attempt: number;
-  secrets: unknown;
-  steps_spec: unknown;
 }
 
 /**
@@ -281,29 +269,15 @@ export class Dispatcher {
     );
     if (!candidates.length) return;
 
-    // One SQL condition per distinct kind of agent: only jobs some free agent fits are read.
+    // Agents of one kind fit the same jobs: one SQL condition per kind.
     const kinds = new Map<string, Worker>();
     for (const w of candidates) kinds.set(w.kind, w);
     const now = Date.now();
     for (const [id, until] of this.lostUntil) if (until <= now) this.lostUntil.delete(id);
-    const params: unknown[] = [[...this.claiming, ...this.lostUntil.keys()]];
-    const clauses = [...kinds.values()].map(({ groups, profile }) => {
-      params.push(groups, profile.system);
-      const g = params.length - 1;
-      const s = params.length;
-      const containers = `${profile.docker ? " OR executor = 'docker'" : ''}${profile.lxd ? " OR executor = 'lxd'" : ''}`;
-      return `(group_id = ANY($${g}::int[]) AND ((executor = 'local' AND (system = 'any' OR system = $${s}))${containers}))`;
-    });
     const freeSlots = candidates.reduce((n, w) => n + w.conn.hello.slots - w.busy.size, 0);
     // Read past the free slots a little: the oldest jobs may all wait for one busy kind of agent.
     const limit = Math.min(freeSlots + 100, 2000);
-    params.push(limit);
-    const jobs = await this.o.db.$queryRawUnsafe<QueuedRow[]>(
-      `SELECT id, run_id, name, group_id, executor, system, timeout_s, attempt, secrets, steps_spec FROM jobs
-       WHERE state = 'queued' AND NOT (id = ANY($1::int[])) AND (${clauses.join(' OR ')})
-       ORDER BY queued_at, id LIMIT $${params.length}`,
-      ...params,
-    );
+    const jobs = await readQueuedJobs(this.o.db, [...kinds.values()], [...this.claiming, ...this.lostUntil.keys()], limit);
     if (!jobs.length) return;
 
     const picked: { worker: Worker; job: QueuedRow }[] = [];
@@ -328,39 +302,22 @@ export class Dispatcher {
   }
 
   /**
-   * Claims picked jobs in one statement that locks the job rows `FOR UPDATE SKIP LOCKED`, keeps
-   * only those still queued and agents still authorized and enabled, assigns them and records
-   * the assignments; then sends them. A job another server claimed in between is skipped (or,
-   * once committed, no longer queued), so no job is ever assigned twice; its agent is freed and
-   * a pass looks again shortly.
+   * Claims the picked jobs (claimJobs) and sends the ones won. A job another server claimed in
+   * between is lost: its agent is freed and the next pass reads past it.
    */
   private async claim(picked: { worker: Worker; job: QueuedRow }[]): Promise<void> {
-    let won = new Set<number>();
+    let won: Set<number>;
     try {
-      const claimed = await this.o.db.$queryRawUnsafe<{ id: number }[]>(
-        `WITH c AS (
-           SELECT jobs.id, u.agent_id FROM unnest($1::int[], $2::int[]) AS u(job_id, agent_id)
-           JOIN jobs ON jobs.id = u.job_id
-           JOIN agents a ON a.id = u.agent_id AND a.authorized AND NOT a.disabled AND a.deleted_at IS NULL
-           WHERE jobs.state = 'queued'
-           FOR UPDATE OF jobs SKIP LOCKED
-         ), j AS (
-           UPDATE jobs SET state = 'assigned', agent_id = c.agent_id, assigned_at = now(), attempt = jobs.attempt + 1,
-             deadline = now() + make_interval(secs => jobs.timeout_s + $3), note = NULL
-           FROM c WHERE jobs.id = c.id
-           RETURNING jobs.id, jobs.agent_id, jobs.attempt
-         ), a AS (
-           INSERT INTO job_assignments (job_id, agent_id, attempt) SELECT id, agent_id, attempt FROM j
-         )
-         SELECT id FROM j`,
-        picked.map((p) => p.job.id),
-        picked.map((p) => p.worker.conn.agentId),
+      won = await claimJobs(
+        this.o.db,
+        picked.map((p) => ({ jobId: p.job.id, agentId: p.worker.conn.agentId })),
         this.o.timeoutGraceS,
       );
-      won = new Set(claimed.map((r) => r.id));
     } catch (err) {
+      for (const { worker, job } of picked) worker.busy.delete(job.id);
       this.o.log.error({ err }, 'claiming jobs failed; retrying in 1 s');
       this.later(1000, async () => this.requestPass());
+      return;
     } finally {
       for (const { job } of picked) this.claiming.delete(job.id);
     }
