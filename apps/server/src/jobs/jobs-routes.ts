@@ -29,6 +29,7 @@ export function registerJobsRoutes(app: FastifyInstance, runs: RunsService): voi
   });
   app.get('/api/runs', async (req) => runs.listRuns(parseInput(listRunsQuerySchema, req.query, 'query')));
   app.get('/api/runs/:id', async (req) => runs.getRun(parseInput(idParamSchema, req.params, 'params').id));
+  app.post('/api/runs/:id/cancel', async (req) => runs.cancelRun(parseInput(idParamSchema, req.params, 'params').id));
   app.get('/api/jobs/:id', async (req) => runs.getJob(parseInput(idParamSchema, req.params, 'params').id));
   app.post('/api/jobs/:id/cancel', async (req) => runs.cancel(parseInput(idParamSchema, req.params, 'params').id));
   app.get('/api/agents/:id/jobs', async (req) => {

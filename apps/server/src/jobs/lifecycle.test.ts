@@ -53,6 +53,38 @@ describe('jobs: cancel, timeout, lost agents, graceful stop', () => {
     expect(await until(next.jobs![0].id, 'done', (v) => v.state === 'completed')).toMatchObject({ completionStatus: 'ok' });
   });
 
+  it('cancels a whole run: its running job is killed, its queued one never starts', async () => {
+    ({ procs } = await startAuthorizedAgents(api, server.url, 1));
+    const pids = path.join(tmp, 'run-pids');
+    const r = await api.ok<RunView>(
+      'POST',
+      '/api/runs',
+      {
+        schema: {
+          jobs: [
+            { name: 'first', steps: [{ tool: 'shell', cmd: `echo $$ > ${pids}.tmp; mv ${pids}.tmp ${pids}; sleep 600` }], environments: [{ system: 'any', agents_group: 'all' }] },
+            { name: 'second', steps: [{ tool: 'shell', cmd: 'echo never' }], environments: [{ system: 'any', agents_group: 'all' }] },
+          ],
+        },
+      },
+      201,
+    );
+    await waitFor('the first job started', () => existsSync(pids));
+    const [shell] = readPids(pids);
+    const cancelled = await api.ok<RunView>('POST', `/api/runs/${r.id}/cancel`);
+    expect(cancelled).toMatchObject({ state: 'completed', status: 'cancelled', jobsCompleted: 2 });
+    expect(cancelled.jobs!.map((j) => [j.name, j.completionStatus, j.note])).toEqual([
+      ['first', 'cancelled', 'cancelled by the user (the whole run)'],
+      ['second', 'cancelled', 'cancelled by the user (the whole run)'],
+    ]);
+    expect(cancelled.jobs![1].steps.map((st) => st.status)).toEqual(['skipped']);
+    await waitFor('the step killed', () => !processAlive(shell), 15_000);
+    expect((await api.request('POST', `/api/runs/${r.id}/cancel`)).status).toBe(409);
+    expect((await api.request('POST', '/api/runs/999999/cancel')).status).toBe(404);
+    // The second job never reached the agent.
+    expect((await getJob(r.jobs![1].id)).agent).toBeNull();
+  });
+
   it('enforces the job timeout', async () => {
     ({ procs } = await startAuthorizedAgents(api, server.url, 1));
     const r = await submit({ name: 'slow', timeout: 2, steps: [{ tool: 'shell', cmd: 'echo start; sleep 60' }, { tool: 'shell', cmd: 'true' }] });

@@ -2,7 +2,8 @@ import { parseWorkflow, describeIssues, type JobView, type RunView, type Workflo
 import type { Db, Prisma } from '../db/prisma';
 import type { EventBus } from '../events/bus';
 import { badRequest, conflict, HttpError, notFound } from '../http/errors';
-import { completeJobTx } from './job-completion';
+import { retryOnDeadlock } from '../db/retry';
+import { completeJobsTx, completeJobTx } from './job-completion';
 import { jobInclude, toJobView, toRunView } from './job-view';
 import { insertRun } from './run-insert';
 import { waitingNotes } from './waiting-notes';
@@ -99,6 +100,29 @@ export class RunsService {
       this.db.job.count({ where }),
     ]);
     return { items: await this.jobViews(jobs), total };
+  }
+
+  /** Cancels every unfinished job of a run at once (see cancel); the run completes as cancelled. */
+  async cancelRun(runId: number): Promise<RunView> {
+    const run = await this.db.run.findUnique({ where: { id: runId } });
+    if (!run) throw notFound(`run ${runId}`);
+    if (run.state === 'completed') throw new HttpError(409, 'conflict', `run ${runId} already completed as ${run.status}`);
+    // Jobs of the run may be completing in a batch of agents' reports at this moment, which locks
+    // them in its own order: a deadlock is possible, and rolls back one side whole.
+    const held = await retryOnDeadlock(() =>
+      this.db.$transaction(async (tx) => {
+        const open = await tx.$queryRawUnsafe<{ id: number; agent_id: number | null; state: string }[]>(
+          `SELECT id, agent_id, state FROM jobs WHERE run_id = $1 AND state <> 'completed' ORDER BY id FOR UPDATE`,
+          runId,
+        );
+        const note = 'cancelled by the user (the whole run)';
+        const done = new Set(await completeJobsTx(tx, open.map((j) => ({ jobId: j.id, status: 'cancelled' as const, note }))));
+        // Jobs an agent holds: it is told to stop them.
+        return open.filter((j) => done.has(j.id) && j.agent_id !== null && j.state !== 'queued');
+      }),
+    );
+    for (const j of held) await this.bus.publish({ kind: 'job-cancel', agentId: j.agent_id!, jobId: j.id, reason: 'cancelled' });
+    return this.getRun(runId);
   }
 
   /** Cancels a job: a queued one at once; a running one is completed now and its agent told to kill it. */

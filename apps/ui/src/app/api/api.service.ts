@@ -97,5 +97,7 @@ export class ApiService {
   run = (id: number) => this.get<RunView>(`/api/runs/${id}`);
   job = (id: number) => this.get<JobView>(`/api/jobs/${id}`);
   cancelJob = (id: number) => this.send<unknown>('POST', `/api/jobs/${id}/cancel`, {});
+  /** Cancels every unfinished job of the run at once. */
+  cancelRun = (id: number) => this.send<RunView>('POST', `/api/runs/${id}/cancel`, {});
   jobLogs = (id: number, q: Partial<LogsQuery> = {}) => this.get<LogsPage>(`/api/jobs/${id}/logs`, q);
 }

@@ -96,6 +96,24 @@ describe('RunPage', () => {
     await done;
   });
 
+  it('cancels the whole run with one request after confirmation', async () => {
+    const dialog = TestBed.inject(MatDialog);
+    vi.spyOn(dialog, 'open').mockReturnValue({ afterClosed: () => of(true) } as never);
+    const r = run([job(1), job(2)]);
+    const fixture = await open(r);
+    for (const l of http.match((q) => q.url.startsWith('/api/jobs/'))) l.flush({ items: [], next: null });
+    const done = fixture.componentInstance.cancelRun(r as never);
+    await tick();
+    const post = http.expectOne('/api/runs/9/cancel');
+    expect(post.request.method).toBe('POST');
+    http.expectNone((q) => /\/api\/jobs\/\d+\/cancel/.test(q.url));
+    post.flush(run([job(1, { state: 'completed', completionStatus: 'cancelled' }), job(2, { state: 'completed', completionStatus: 'cancelled' })]));
+    await tick();
+    for (const q of http.match('/api/runs/9')) q.flush(run([job(1, { state: 'completed', completionStatus: 'cancelled' })]));
+    await done;
+    expect(document.body.textContent).toContain('Run 9 cancelled');
+  });
+
   it('shows a missing run in words', async () => {
     const fixture = TestBed.createComponent(RunPage);
     fixture.componentRef.setInput('id', '9');

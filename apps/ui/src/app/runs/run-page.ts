@@ -213,16 +213,7 @@ export class RunPage {
   async cancelRun(r: RunView): Promise<void> {
     const open = (r.jobs ?? []).filter((j) => j.state !== 'completed');
     if (!(await confirmAction(this.dialog, { title: `Cancel run ${r.id}?`, message: `${open.length} unfinished job(s) will be cancelled.`, confirm: 'Cancel run' }))) return;
-    const failures: string[] = [];
-    for (const j of open) {
-      try {
-        await this.api.cancelJob(j.id);
-      } catch (err) {
-        failures.push(errorMessage(err, `job ${j.name}`));
-      }
-    }
-    if (failures.length) this.notify.error(new Error(failures.join('; ')), 'Cancelling the run');
-    else this.notify.info(`Run ${r.id} cancelled`);
+    await this.notify.attempt(`Cancelling run ${r.id}`, () => this.api.cancelRun(r.id), `Run ${r.id} cancelled`);
     await this.load();
   }
 }
