@@ -196,6 +196,12 @@ run('web UI in Chromium', () => {
     await page.waitForURL(/\/runs\/\d+/);
     await page.getByRole('heading', { name: /^Run \d+: ui-e2e-saved/ }).waitFor();
     await page.getByRole('row').filter({ hasText: 'greet' }).getByText('ok', { exact: true }).waitFor({ timeout: 60_000 });
+    // The workflow's runs count leads to its runs only.
+    await page.getByRole('link', { name: 'Workflows' }).click();
+    await page.getByRole('link', { name: '1 runs of ui-e2e-saved' }).click();
+    await page.getByText('Only the runs of workflow ui-e2e-saved').waitFor();
+    await page.getByRole('row').filter({ hasText: 'ui-e2e-saved' }).getByText('ok', { exact: true }).waitFor();
+    expect(await page.getByRole('row').filter({ hasText: 'ui-e2e' }).count()).toBe(1);
     await page.goto(`${server.url}/agents/${discovered.id}`);
     await page.getByRole('tab', { name: 'Jobs' }).click();
     await page.getByRole('row').filter({ hasText: 'greet' }).nth(1).waitFor(); // the jobs of both runs

@@ -93,7 +93,8 @@ export class ApiService {
   saveWorkflow = (name: string, schema: unknown) => this.send<WorkflowView>('POST', '/api/workflows', { name, schema });
   runWorkflow = (id: number) => this.send<RunView>('POST', `/api/workflows/${id}/runs`, {});
   submitRun = (schema: unknown) => this.send<RunView>('POST', '/api/runs', { schema });
-  runs = (offset = 0, limit = 30) => this.get<Page<RunView>>('/api/runs', { offset, limit });
+  /** Runs, newest first; only those of one saved workflow when `workflow` is given. */
+  runs = (offset = 0, limit = 30, workflow?: number) => this.get<Page<RunView>>('/api/runs', { offset, limit, workflow });
   run = (id: number) => this.get<RunView>(`/api/runs/${id}`);
   job = (id: number) => this.get<JobView>(`/api/jobs/${id}`);
   cancelJob = (id: number) => this.send<unknown>('POST', `/api/jobs/${id}/cancel`, {});

@@ -87,4 +87,19 @@ describe('RunsPage', () => {
     await fixture.whenStable();
     expect(document.body.textContent).toContain("a workflow named 'nightly' already exists");
   });
+
+  it("shows only one workflow's runs when asked (?workflow=)", async () => {
+    const fixture = TestBed.createComponent(RunsPage);
+    fixture.componentRef.setInput('workflow', '7');
+    fixture.detectChanges();
+    await tick();
+    const req = http.expectOne((r) => r.url === '/api/runs');
+    expect(req.request.params.get('workflow')).toBe('7');
+    req.flush({ items: [{ id: 4, workflowId: 7, name: 'nightly', state: 'completed', status: 'ok', createdAt: '2026-11-30T10:00:00Z', finishedAt: '2026-11-30T10:00:05Z', jobsTotal: 1, jobsCompleted: 1 }], total: 1 });
+    await tick();
+    await fixture.whenStable();
+    const el = fixture.nativeElement as HTMLElement;
+    expect(el.querySelector('[role="status"]')!.textContent).toContain('Only the runs of workflow nightly');
+    expect(el.querySelector<HTMLAnchorElement>('[role="status"] a')!.getAttribute('href')).toBe('/runs');
+  });
 });

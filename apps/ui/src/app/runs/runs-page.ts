@@ -1,4 +1,4 @@
-import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
+import { ChangeDetectionStrategy, Component, effect, inject, input, signal, untracked } from '@angular/core';
 import { FormsModule } from '@angular/forms';
 import { DatePipe } from '@angular/common';
 import { Router, RouterLink } from '@angular/router';
@@ -72,6 +72,11 @@ export const RUNS_POLL_MS = 3000;
       </mat-card>
 
       <h2>Recent runs</h2>
+      @if (workflowId(); as wf) {
+        <p class="filter" role="status">
+          Only the runs of workflow {{ runs()[0]?.name ?? '#' + wf }}. <a routerLink="/runs">Show all runs</a>
+        </p>
+      }
       @if (error(); as e) {
         <div class="banner-error" role="alert">{{ e }}</div>
       }
@@ -102,6 +107,7 @@ export const RUNS_POLL_MS = 3000;
     .name { width: 220px; }
     .ok { margin: 0; }
     .empty { padding: 16px; }
+    .filter { margin: 0 0 8px; }
   `,
 })
 export class RunsPage {
@@ -122,10 +128,29 @@ export class RunsPage {
   protected readonly pageIndex = signal(0);
   protected readonly pageSize = 20;
   private checkTimer?: ReturnType<typeof setTimeout>;
+  /** `?workflow=<id>`: only that saved workflow's runs (the Workflows page links here). */
+  readonly workflow = input<string>();
+  protected readonly workflowId = () => {
+    const id = Number(this.workflow());
+    return Number.isInteger(id) && id > 0 ? id : undefined;
+  };
   protected readonly dur = (r: RunView) => jobDuration({ startedAt: r.createdAt, finishedAt: r.finishedAt });
 
   constructor() {
     poll(() => this.load(), RUNS_POLL_MS);
+    // Following "Show all runs" (or another workflow's link) keeps this page: load for the new filter.
+    let first = true;
+    effect(() => {
+      this.workflow();
+      if (first) {
+        first = false;
+        return;
+      }
+      untracked(() => {
+        this.pageIndex.set(0);
+        void this.load();
+      });
+    });
   }
 
   edited(): void {
@@ -138,7 +163,7 @@ export class RunsPage {
 
   async load(): Promise<void> {
     try {
-      const page = await this.api.runs(this.pageIndex() * this.pageSize, this.pageSize);
+      const page = await this.api.runs(this.pageIndex() * this.pageSize, this.pageSize, this.workflowId());
       this.runs.set(page.items);
       this.total.set(page.total);
       this.error.set(null);

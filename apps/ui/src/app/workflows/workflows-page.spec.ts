@@ -40,6 +40,9 @@ describe('WorkflowsPage', () => {
     expect(row).toContain('build, test');
     expect(row).toContain('linux, all');
     expect(row).toContain('2');
+    // The runs count leads to that workflow's runs.
+    const runs = (fixture.nativeElement as HTMLElement).querySelector<HTMLAnchorElement>('a[aria-label="2 runs of nightly"]')!;
+    expect(runs.getAttribute('href')).toBe('/runs?workflow=7');
   });
 
   it('says when there are none', async () => {

@@ -34,7 +34,12 @@ export const WORKFLOWS_POLL_MS = 5000;
             <th mat-header-cell *matHeaderCellDef>Agent groups</th>
             <td mat-cell *matCellDef="let w">{{ groupsOf(w) }}</td>
           </ng-container>
-          <ng-container matColumnDef="runs"><th mat-header-cell *matHeaderCellDef>Runs</th><td mat-cell *matCellDef="let w">{{ w.runsCount }}</td></ng-container>
+          <ng-container matColumnDef="runs">
+            <th mat-header-cell *matHeaderCellDef>Runs</th>
+            <td mat-cell *matCellDef="let w">
+              <a routerLink="/runs" [queryParams]="{ workflow: w.id }" [attr.aria-label]="w.runsCount + ' runs of ' + w.name">{{ w.runsCount }}</a>
+            </td>
+          </ng-container>
           <ng-container matColumnDef="created"><th mat-header-cell *matHeaderCellDef>Saved</th><td mat-cell *matCellDef="let w">{{ w.createdAt | date: 'medium' }}</td></ng-container>
           <ng-container matColumnDef="actions">
             <th mat-header-cell *matHeaderCellDef><span class="sr-only">Actions</span></th>
