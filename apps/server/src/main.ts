@@ -4,6 +4,7 @@ import { ConfigError, loadServerConfig } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
 import { startServer } from './app';
 import { BuiltinAgent } from './builtin-agent/builtin-agent';
+import { processShutdown } from './lifecycle/shutdown';
 
 async function main(): Promise<void> {
   let config;
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    processShutdown.started = true;
     log.info({ signal }, 'shutting down');
     await builtin?.stop();
     await server.close();

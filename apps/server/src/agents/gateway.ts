@@ -16,6 +16,7 @@ import {
 import type { SettingsService } from '../settings/settings';
 import type { AgentsService } from './agents-service';
 import { SERVER_VERSION } from '../version';
+import { levelForDbError } from '../lifecycle/shutdown';
 
 export const HELLO_TIMEOUT_MS = 10_000;
 /**
@@ -132,7 +133,7 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
     this.helloQueue.splice(0).forEach((start) => start());
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
     if (conns.length) {
-      await this.o.agents.markManyDisconnected(conns.map((c) => c.connectionId)).catch((err) => this.o.log.error({ err }, 'marking agents offline failed'));
+      await this.o.agents.markManyDisconnected(conns.map((c) => c.connectionId)).catch((err) => this.o.log[levelForDbError()]({ err }, 'marking agents offline failed'));
     }
   }
 
@@ -223,7 +224,7 @@ export class AgentGateway extends EventEmitter<{ ready: [AgentConnection]; gone:
         this.connections.delete(conn.agentId);
         const id = conn.agentId;
         // While closing, close() marks every agent offline in one update.
-        if (!this.closing) this.track(this.o.agents.markDisconnected(id, conn.connectionId)).catch((err) => log.error({ err }, 'marking agent offline failed'));
+        if (!this.closing) this.track(this.o.agents.markDisconnected(id, conn.connectionId)).catch((err) => log[levelForDbError()]({ err }, 'marking agent offline failed'));
         log.info({ agentId: id }, 'agent disconnected');
         this.emit('gone', id);
       }

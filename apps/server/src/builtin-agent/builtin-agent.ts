@@ -32,6 +32,9 @@ export class BuiltinAgent {
     const child = spawn(process.execPath, [bundle, 'run', '-s', this.o.serverUrl, '-d', this.o.dataDir], {
       env: { ...process.env, KRAKEN_AGENT_TOKEN: token, KRAKEN_AGENT_BUILTIN: '1' },
       stdio: ['ignore', 'inherit', 'inherit'],
+      // Its own process group: Ctrl-C in the terminal reaches only the server, which then stops
+      // the agent gracefully (a second signal would make it cancel its running jobs).
+      detached: true,
     });
     this.child = child;
     this.o.log.info({ pid: child.pid }, 'built-in agent started');

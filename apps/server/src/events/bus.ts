@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { processShutdown } from '../lifecycle/shutdown';
 
 const CHANNEL = 'kraken_events';
 
@@ -41,6 +42,10 @@ export class EventBus extends EventEmitter<{ event: [BusEvent] }> {
     });
     client.on('error', (err) => {
       if (this.closed) return;
+      if (processShutdown.started) {
+        this.log.info({ err: err.message }, 'event bus connection closed while the server stops');
+        return;
+      }
       this.log.error({ err }, 'event bus connection lost; reconnecting');
       setTimeout(() => void this.start().catch((e) => this.log.error({ err: e }, 'event bus reconnect failed')), 1000);
     });

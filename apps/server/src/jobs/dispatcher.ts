@@ -14,6 +14,7 @@ import { ACTIVE_STATES, completeJobsTx, completeJobTx } from './job-completion';
 import { fits, profileOf, type AgentProfile } from './agent-fit';
 import { ReportBatcher, type BatchOutcome } from './report-batcher';
 import { claimJobs, readQueuedJobs, type QueuedRow } from './job-queue';
+import { levelForDbError } from '../lifecycle/shutdown';
 
 type Tx = Prisma.TransactionClient;
 
@@ -105,7 +106,7 @@ export class Dispatcher {
   private track(p: Promise<unknown>): Promise<void> {
     const wrapped = p.then(
       () => undefined,
-      (err) => this.o.log.error({ err }, 'dispatcher task failed'),
+      (err) => this.o.log[levelForDbError()]({ err }, 'dispatcher task failed'),
     );
     this.inflight.add(wrapped);
     void wrapped.finally(() => this.inflight.delete(wrapped));
@@ -239,7 +240,7 @@ export class Dispatcher {
               await this.pass();
             } catch (err) {
               // E.g. the database was briefly unreachable: try again soon rather than leave agents idle.
-              this.o.log.error({ err }, 'scheduling pass failed; retrying in 1 s');
+              this.o.log[levelForDbError()]({ err }, 'scheduling pass failed; retrying in 1 s');
               this.later(1000, async () => this.requestPass());
             }
           } while (this.passAgain && !this.closed);
@@ -315,7 +316,7 @@ export class Dispatcher {
       );
     } catch (err) {
       for (const { worker, job } of picked) worker.busy.delete(job.id);
-      this.o.log.error({ err }, 'claiming jobs failed; retrying in 1 s');
+      this.o.log[levelForDbError()]({ err }, 'claiming jobs failed; retrying in 1 s');
       this.later(1000, async () => this.requestPass());
       return;
     } finally {

@@ -77,4 +77,28 @@ describe('the server and agent programs', () => {
       await server.kill('SIGTERM');
     }
   }, 120_000);
+
+  it('npm start and Ctrl-C: the server stops, and its built-in agent stops gracefully (one signal)', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kraken-data-'));
+    const port = await freePort();
+    const env = { KRAKEN_DATA_DIR: dataDir, KRAKEN_SERVER_PORT: String(port), KRAKEN_SERVER_HOST: '127.0.0.1', KRAKEN_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD };
+    const url = `http://127.0.0.1:${port}`;
+    const server = new ServerProcess(env, { ownGroup: true });
+    try {
+      await waitFor('server healthy', async () => (await fetch(`${url}/api/health`)).ok, 60_000, 200);
+      const api = await ApiClient.loggedIn(url);
+      await waitFor('built-in agent connected', async () => (await api.ok<AgentPage>('GET', '/api/agents?state=connected')).total === 1, 30_000);
+      // The terminal sends SIGINT to the whole foreground group: server, PostgreSQL, agent alike.
+      server.interruptGroup();
+      expect(await server.exited()).toBe(0);
+      const out = server.output();
+      expect(out).toMatch(/"signal":"SIGINT","msg":"shutting down"/);
+      expect(out).toMatch(/"service":"agent","signal":"SIGTERM","msg":"stopping"/);
+      expect(out).not.toContain('second stop signal');
+      // PostgreSQL stopped at the same moment: no error is logged for what it could not store then.
+      expect(out.split('\n').filter((l) => l.includes('"level":50'))).toEqual([]);
+    } finally {
+      await server.kill('SIGKILL');
+    }
+  }, 120_000);
 });

@@ -6,10 +6,12 @@ export class ChildProgram {
   readonly lines: string[] = [];
   private readonly exitPromise: Promise<number | null>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
+  /** `ownGroup`: the program leads its own process group, as a command started in a terminal does. */
+  constructor(args: string[], env: NodeJS.ProcessEnv, opts: { ownGroup?: boolean } = {}) {
     this.child = spawn(process.execPath, args, {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.ownGroup ?? false,
     });
     const collect = (chunk: Buffer) => this.lines.push(...chunk.toString().split('\n').filter(Boolean));
     this.child.stdout!.on('data', collect);
@@ -27,6 +29,11 @@ export class ChildProgram {
 
   exited(): Promise<number | null> {
     return this.exitPromise;
+  }
+
+  /** Ctrl-C in a terminal: SIGINT to every process of the program's group (needs `ownGroup`). */
+  interruptGroup(): void {
+    process.kill(-this.pid, 'SIGINT');
   }
 
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {

@@ -17,7 +17,7 @@ export async function freePort(): Promise<number> {
 
 /** The built server (`node apps/server/dist/main.js`) as a real process, as `npm start` runs it. */
 export class ServerProcess extends ChildProgram {
-  constructor(env: NodeJS.ProcessEnv) {
-    super([SERVER_MAIN], env);
+  constructor(env: NodeJS.ProcessEnv, opts: { ownGroup?: boolean } = {}) {
+    super([SERVER_MAIN], env, opts);
   }
 }
