@@ -241,7 +241,7 @@ describe('the install script, run for real', () => {
       'the installed agent connected and authorized',
       async () => {
         const page = await api.ok<AgentPage>('GET', '/api/agents?authorized=true&state=connected');
-        return page.total === 1 && page.items;
+        return page.items.length === 1 && page.items;
       },
       30_000,
     );
