@@ -150,10 +150,11 @@ export class AgentsService {
       sortField === 'lastSeen' ? { lastSeen: { sort: q.order, nulls: 'last' } } : { [sortField]: q.order },
       { id: 'asc' },
     ];
-    const [rows, total] = await Promise.all([
-      this.findRows({ where, orderBy, skip: q.offset, take: q.limit }),
-      this.db.agent.count({ where }),
-    ]);
+    // One snapshot for the page and the total, so that they agree while agents arrive.
+    const [rows, total] = await this.db.$transaction(
+      [this.findRows({ where, orderBy, skip: q.offset, take: q.limit }), this.db.agent.count({ where })],
+      { isolationLevel: 'RepeatableRead' },
+    );
     return { items: await this.views(rows), total };
   }
 

@@ -56,10 +56,10 @@ export class RunsService {
 
   async listRuns(q: { offset: number; limit: number; workflow?: number }): Promise<{ items: RunView[]; total: number }> {
     const where: Prisma.RunWhereInput = q.workflow ? { workflowId: q.workflow } : {};
-    const [rows, total] = await Promise.all([
-      this.db.run.findMany({ where, orderBy: { id: 'desc' }, skip: q.offset, take: q.limit }),
-      this.db.run.count({ where }),
-    ]);
+    const [rows, total] = await this.db.$transaction(
+      [this.db.run.findMany({ where, orderBy: { id: 'desc' }, skip: q.offset, take: q.limit }), this.db.run.count({ where })],
+      { isolationLevel: 'RepeatableRead' }, // the page and the total from one snapshot
+    );
     const counts = await this.db.job.groupBy({ by: ['runId', 'state'], where: { runId: { in: rows.map((r) => r.id) } }, _count: true });
     return {
       items: rows.map((r) => {
@@ -95,10 +95,10 @@ export class RunsService {
   async agentJobs(agentId: number, q: { offset: number; limit: number }): Promise<{ items: JobView[]; total: number }> {
     if (!(await this.db.agent.findUnique({ where: { id: agentId } }))) throw notFound(`agent ${agentId}`);
     const where = { assignments: { some: { agentId } } };
-    const [jobs, total] = await Promise.all([
-      this.db.job.findMany({ where, include: jobInclude, orderBy: { id: 'desc' }, skip: q.offset, take: q.limit }),
-      this.db.job.count({ where }),
-    ]);
+    const [jobs, total] = await this.db.$transaction(
+      [this.db.job.findMany({ where, include: jobInclude, orderBy: { id: 'desc' }, skip: q.offset, take: q.limit }), this.db.job.count({ where })],
+      { isolationLevel: 'RepeatableRead' }, // the page and the total from one snapshot
+    );
     return { items: await this.jobViews(jobs), total };
   }
 
