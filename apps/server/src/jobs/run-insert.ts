@@ -5,6 +5,13 @@ import { runStatus } from './job-view';
 
 type WorkflowJob = Workflow['jobs'][number];
 
+export interface InsertedRun {
+  /** The run as stored, with its jobs (the note of a queued job is left for waitingNotes). */
+  view: RunView;
+  /** Each job's group id (null when its group does not exist), for waitingNotes. */
+  groupIds: Map<number, number | null>;
+}
+
 /**
  * Stores a run with one job per job × environment × system, in one statement (so one commit):
  * - a job whose group does not exist is stored completed as `missing-group`, one whose group has
@@ -14,13 +21,6 @@ type WorkflowJob = Workflow['jobs'][number];
  * A run can have hundreds of jobs: this is the API's busiest write, so it is set-based SQL rather
  * than one ORM call per table.
  */
-export interface InsertedRun {
-  /** The run as stored, with its jobs (the note of a queued job is left for waitingNotes). */
-  view: RunView;
-  /** Each job's group id (null when its group does not exist), for waitingNotes. */
-  groupIds: Map<number, number | null>;
-}
-
 export async function insertRun(db: Db, workflow: Workflow, name: string, workflowId: number | null): Promise<InsertedRun> {
   const specs = workflow.jobs.flatMap((job) =>
     job.environments.flatMap((env) => (Array.isArray(env.system) ? env.system : [env.system]).map((system) => ({ job, env, system }))),
