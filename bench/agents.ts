@@ -15,7 +15,7 @@ import { AgentFleet } from './lib/agent-sim';
 import { runBenchmark, sleep, waitUntil } from './lib/cleanup';
 import { CpuMeter, MachineCpuMeter, readCpuSeconds, readMem, RssSampler } from './lib/proc';
 import { formatPgDelta, pgDelta, pgSnapshot } from './lib/pg-stats';
-import { startBenchServer, setEnrollmentToken } from './lib/server';
+import { SERVER_OPTIONS, serverOptionsFrom, startBenchServer, setEnrollmentToken } from './lib/server';
 import { fmtMb, fmtMs, fmtPct, summarize } from './lib/stats';
 import { printResults, type Figure } from './lib/table';
 
@@ -23,17 +23,13 @@ const TARGET = { agents: 2000, rssMb: 300, idleCpuPercent: 5 };
 
 const opts = parseOptions(
   {
+    ...SERVER_OPTIONS,
     agents: { default: TARGET.agents, help: 'number of simulated agents' },
     workers: { default: 2, help: 'client worker processes the agents are spread over' },
     concurrency: { default: 200, help: 'handshakes (open → welcome) in flight at once, over all workers' },
     'idle-seconds': { default: 30, help: 'how long to measure server CPU with every agent connected and idle' },
     settle: { default: 5, help: 'seconds to wait after the connect phase before measuring idle CPU' },
     'connect-timeout': { default: 180, help: 'seconds allowed for the connect phase' },
-    'log-level': { default: '', help: 'KRAKEN_LOG_LEVEL for the server (empty = its default, info)' },
-    'cpu-prof': { default: '', help: 'write a V8 CPU profile of the server into this directory (node --cpu-prof)' },
-    'node-args': { default: '', help: "extra node options for the server, space-separated (e.g. '--trace-gc --max-semi-space-size=2')" },
-    echo: { default: false, help: 'print the server output as it comes' },
-    'server-log': { default: '', help: 'write the server output to this file' },
   },
   process.argv.slice(2),
   'usage: npm run bench -- agents [options]',
@@ -44,12 +40,7 @@ async function main(): Promise<number> {
   const idleSeconds = opts['idle-seconds'];
   process.stdout.write(`bench agents: ${n} agents over ${opts.workers} worker process(es), concurrency ${opts.concurrency}, idle ${idleSeconds} s; machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, node ${process.version}\n`);
 
-  const server = await startBenchServer({
-    env: opts['log-level'] ? { KRAKEN_LOG_LEVEL: opts['log-level'] } : {},
-    nodeArgs: [...(opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof']}`] : []), ...opts['node-args'].split(' ').filter(Boolean)],
-    echo: opts.echo,
-    logFile: opts['server-log'] || undefined,
-  });
+  const server = await startBenchServer(serverOptionsFrom(opts));
   const memAtStart = readMem(server.pid);
   process.stdout.write(`server pid ${server.pid} on ${server.url}, database ${server.databaseName}; RSS at start ${fmtMb(memAtStart.rssKb)}\n`);
 

@@ -26,7 +26,7 @@ import { runBenchmark, sleep, waitUntil } from './lib/cleanup';
 import { BenchDb, epochMs } from './lib/db';
 import { formatPgDelta, PgBackendCpuMeter, pgDelta, pgSnapshot } from './lib/pg-stats';
 import { CpuMeter, MachineCpuMeter, readIo } from './lib/proc';
-import { startBenchServer, setEnrollmentToken } from './lib/server';
+import { SERVER_OPTIONS, serverOptionsFrom, startBenchServer, setEnrollmentToken } from './lib/server';
 import { fmtMs, fmtPct, summarize } from './lib/stats';
 import { printResults, type Figure } from './lib/table';
 
@@ -34,6 +34,7 @@ const TARGET = { p99Ms: 50, jobsPerSecond: 300 };
 
 const opts = parseOptions(
   {
+    ...SERVER_OPTIONS,
     agents: { default: 200, help: 'number of simulated agents' },
     jobs: { default: 5000, help: 'number of jobs' },
     'per-run': { default: 100, help: 'jobs per POST /api/runs (one run each; a run is created in one transaction)' },
@@ -44,12 +45,7 @@ const opts = parseOptions(
     'paced-per-run': { default: 10, help: 'paced phase: jobs per POST /api/runs' },
     drain: { default: true, help: 'then a second phase: queue the jobs first (no usable agent), then give the agents to their group at once, and time the dispatcher alone' },
     'timeout': { default: 300, help: 'seconds allowed for all jobs to complete' },
-    'log-level': { default: '', help: 'KRAKEN_LOG_LEVEL for the server (empty = its default, info)' },
-    'cpu-prof': { default: '', help: 'write a V8 CPU profile of the server into this directory (node --cpu-prof)' },
-    'node-args': { default: '', help: 'extra node options for the server, space-separated' },
     'basic-auth': { default: false, help: 'submit with HTTP Basic (scrypt on every request) instead of a login session' },
-    echo: { default: false, help: 'print the server output as it comes' },
-    'server-log': { default: '', help: 'write the server output to this file' },
     'dump': { default: '', help: 'write one line per job (id, queued_at, assigned_at, received, finished_at; epoch ms) of the first phase to this CSV file' },
   },
   process.argv.slice(2),
@@ -76,12 +72,7 @@ async function main(): Promise<number> {
     `bench dispatch: ${n} simulated agents over ${opts.workers} worker(s), ${m} jobs in runs of ${opts['per-run']} (${opts['submit-concurrency']} POSTs in flight); ` +
       `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
   );
-  const server = await startBenchServer({
-    env: opts['log-level'] ? { KRAKEN_LOG_LEVEL: opts['log-level'] } : {},
-    nodeArgs: [...(opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof']}`] : []), ...opts['node-args'].split(' ').filter(Boolean)],
-    echo: opts.echo,
-    logFile: opts['server-log'] || undefined,
-  });
+  const server = await startBenchServer(serverOptionsFrom(opts));
   process.stdout.write(`server pid ${server.pid} on ${server.url}, database ${server.databaseName}\n`);
   const db = await BenchDb.connect(server.databaseUrl);
   if (!opts['basic-auth']) await server.login();

@@ -18,7 +18,7 @@ import { BenchDb, epochMs } from './lib/db';
 import { startKkagents } from './lib/kkagent';
 import { formatPgDelta, pgDelta, pgSnapshot } from './lib/pg-stats';
 import { CpuMeter, MachineCpuMeter, readIo } from './lib/proc';
-import { startBenchServer, setEnrollmentToken } from './lib/server';
+import { SERVER_OPTIONS, serverOptionsFrom, startBenchServer, setEnrollmentToken } from './lib/server';
 import { fmtMs, fmtPct, percentile, summarize } from './lib/stats';
 import { printResults, type Figure } from './lib/table';
 
@@ -28,19 +28,16 @@ const UPSTREAM =
 
 const opts = parseOptions(
   {
+    ...SERVER_OPTIONS,
     agents: { default: 4, help: 'number of kkagent processes' },
     jobs: { default: 200, help: 'jobs submitted at once (one run)' },
     singles: { default: 10, help: 'single jobs submitted one at a time on the idle system' },
     pause: { default: 300, help: 'ms of pause before each single job' },
     warmup: { default: true, help: 'run one job per agent first (not measured)' },
     timeout: { default: 180, help: 'seconds allowed for the burst to complete' },
-    'log-level': { default: '', help: 'KRAKEN_LOG_LEVEL for the server (empty = its default, info)' },
     'agent-log-level': { default: '', help: 'KRAKEN_LOG_LEVEL for the agents (empty = their default, info); their log lines are shipped to the server' },
     'cpu-prof': { default: '', help: 'write V8 CPU profiles of the server and the agents into this directory (node --cpu-prof)' },
-    'node-args': { default: '', help: 'extra node options for the server, space-separated' },
     'basic-auth': { default: false, help: 'submit with HTTP Basic (scrypt on every request) instead of a login session' },
-    echo: { default: false, help: 'print the server output as it comes' },
-    'server-log': { default: '', help: 'write the server output to this file' },
     'agent-logs': { default: '', help: 'write each agent output to DIR/agent-<i>.log' },
   },
   process.argv.slice(2),
@@ -67,14 +64,8 @@ async function main(): Promise<number> {
     `bench e2e: ${k} kkagent processes, ${n} jobs at once, then ${opts.singles} single jobs; machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
   );
   const prof = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof']}`] : [];
-  const logEnv = opts['log-level'] ? { KRAKEN_LOG_LEVEL: opts['log-level'] } : {};
   const agentLogEnv = opts['agent-log-level'] ? { KRAKEN_LOG_LEVEL: opts['agent-log-level'] } : {};
-  const server = await startBenchServer({
-    env: logEnv,
-    nodeArgs: [...prof, ...opts['node-args'].split(' ').filter(Boolean)],
-    echo: opts.echo,
-    logFile: opts['server-log'] || undefined,
-  });
+  const server = await startBenchServer(serverOptionsFrom(opts));
   process.stdout.write(`server pid ${server.pid} on ${server.url}, database ${server.databaseName}\n`);
   const db = await BenchDb.connect(server.databaseUrl);
   if (!opts['basic-auth']) await server.login();

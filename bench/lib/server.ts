@@ -50,6 +50,25 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Command-line options every benchmark that starts a server offers (spread into its option spec). */
+export const SERVER_OPTIONS = {
+  'log-level': { default: '', help: 'KRAKEN_LOG_LEVEL for the server (empty = its default, info)' },
+  'cpu-prof': { default: '', help: 'write a V8 CPU profile of the server into this directory (node --cpu-prof)' },
+  'node-args': { default: '', help: "extra node options for the server, space-separated (e.g. '--trace-gc')" },
+  echo: { default: false, help: 'print the server output as it comes' },
+  'server-log': { default: '', help: 'write the server output to this file' },
+};
+
+/** startBenchServer options from the parsed SERVER_OPTIONS. */
+export function serverOptionsFrom(opts: { 'log-level': string; 'cpu-prof': string; 'node-args': string; echo: boolean; 'server-log': string }): BenchServerOptions {
+  return {
+    env: opts['log-level'] ? { KRAKEN_LOG_LEVEL: opts['log-level'] } : {},
+    nodeArgs: [...(opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof']}`] : []), ...opts['node-args'].split(' ').filter(Boolean)],
+    echo: opts.echo,
+    logFile: opts['server-log'] || undefined,
+  };
+}
+
 export interface BenchServerOptions {
   /** Extra environment for the server (KRAKEN_*), on top of the bench defaults. */
   env?: NodeJS.ProcessEnv;

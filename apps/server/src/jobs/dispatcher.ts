@@ -48,7 +48,7 @@ interface Worker {
   lastAssignedAt: number;
 }
 
-/** A job an agent holds, as onReady reconciles it with what the agent says it runs. */
+/** A job an agent holds (onReady reconciles it with what the agent says it runs), or one being sent. */
 interface ActiveJobRow {
   id: number;
   runId: number;
@@ -341,7 +341,7 @@ export class Dispatcher {
   }
 
   private assignedJobOf(
-    job: { id: number; runId: number; name: string; executor: string; system: string; timeoutS: number; secrets: unknown; stepsSpec: unknown; attempt: number },
+    job: Omit<ActiveJobRow, 'deadline' | 'state'>,
     deadline: Date | null,
   ): AssignedJob {
     const left = deadline ? Math.floor((deadline.getTime() - Date.now()) / 1000) - this.o.timeoutGraceS : job.timeoutS;
